@@ -1,0 +1,181 @@
+// The composition root: builds every part from the configuration and starts or stops them in order.
+// One process runs the API, the listener and the re-delivery job by default (ROLES picks a subset).
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AmqpConnection } from './broker/amqp-connection';
+import { Publisher } from './broker/publisher';
+import type { TopologyNames } from './broker/topology';
+import type { Config } from './config';
+import { MsgIdGenerator } from './core/ids';
+import type { RetryPolicy } from './core/retry';
+import { createHttpApp } from './http/app';
+import { RedeliveryJob } from './jobs/redelivery-job';
+import { QueueConsumer } from './listener/consumer';
+import { MailListener } from './listener/mail-listener';
+import { createLogger, maskUrl, type Logger } from './logger';
+import { startDevCatcher, type DevCatcher } from './mail/dev-catcher';
+import { SmtpMailer, type Mailer } from './mail/mailer';
+import { Dispatcher } from './services/dispatcher';
+import { MailService } from './services/mail-service';
+import { createPool, ensureDatabase, parseDatabaseUrl, type Pool } from './store/db';
+import { migrate } from './store/migrate';
+import { MsgLogRepo } from './store/msg-log-repo';
+import { createPrisma, type Prisma } from './store/prisma';
+
+export interface AppOverrides {
+  logger?: Logger;
+  mailer?: Mailer;
+}
+
+export class MailDispatchApp {
+  readonly logger: Logger;
+  readonly instanceId = `${hostname().slice(0, 30)}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  readonly topology: TopologyNames;
+  readonly retry: RetryPolicy;
+  pool!: Pool;
+  prisma!: Prisma;
+  repo!: MsgLogRepo;
+  publisher!: Publisher;
+  dispatcher!: Dispatcher;
+  mail!: MailService;
+  listener: MailListener | null = null;
+  job: RedeliveryJob | null = null;
+  server: Server | null = null;
+  private consumer: QueueConsumer | null = null;
+  private publisherConn!: AmqpConnection;
+  private consumerConn: AmqpConnection | null = null;
+  private mailer: Mailer | null = null;
+  private catcher: DevCatcher | null = null;
+  private stopped = false;
+
+  constructor(
+    readonly config: Config,
+    private readonly overrides: AppOverrides = {},
+  ) {
+    this.logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
+    this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY };
+    this.retry = {
+      maxTries: config.MAX_TRIES,
+      backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS, factor: config.BACKOFF_FACTOR, jitter: config.BACKOFF_JITTER },
+    };
+  }
+
+  get url(): string {
+    const addr = this.server?.address() as AddressInfo | null;
+    return addr ? `http://127.0.0.1:${addr.port}` : '';
+  }
+
+  async start(): Promise<this> {
+    const c = this.config;
+    const roles = new Set(c.ROLES);
+    await this.openDatabase();
+    this.publisherConn = new AmqpConnection(c.AMQP_URL, 'publisher', this.logger);
+    this.publisher = new Publisher({ connection: this.publisherConn, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
+    this.dispatcher = new Dispatcher({ repo: this.repo, publisher: this.publisher, retry: this.retry, logger: this.logger });
+    this.mail = new MailService({ repo: this.repo, dispatcher: this.dispatcher, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
+    if (roles.has('listener')) await this.buildListener();
+    if (roles.has('job')) {
+      this.job = new RedeliveryJob({
+        repo: this.repo,
+        dispatcher: this.dispatcher,
+        publisherReady: () => this.publisher.isReady,
+        cron: c.REDELIVERY_CRON,
+        batchSize: c.REDELIVERY_BATCH,
+        maxTries: c.MAX_TRIES,
+        roundBudgetMs: 8_000,
+        logger: this.logger,
+      });
+    }
+    await this.publisherConn.start();
+    await this.consumerConn?.start();
+    this.job?.start();
+    if (roles.has('api')) await this.listen();
+    this.logger.info({ roles: [...roles], amqp: maskUrl(c.AMQP_URL), database: maskUrl(c.DATABASE_URL), url: this.url || undefined }, 'mail dispatch started');
+    return this;
+  }
+
+  private async openDatabase(): Promise<void> {
+    const c = this.config;
+    if (c.MIGRATE_ON_START) await ensureDatabase(c.DATABASE_URL);
+    this.pool = createPool(c.DATABASE_URL, c.DATABASE_POOL_SIZE);
+    if (c.MIGRATE_ON_START) {
+      const applied = await migrate(this.pool);
+      if (applied.length) this.logger.info({ applied }, 'database migrated');
+    }
+    this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
+    this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });
+  }
+
+  private async buildListener(): Promise<void> {
+    const c = this.config;
+    this.mailer = this.overrides.mailer ?? (await this.createMailer());
+    this.listener = new MailListener({
+      repo: this.repo,
+      mailer: this.mailer,
+      park: async (body, msgId, reason) => (await this.publisher.park(this.topology, { body, msgId }, reason)).ok,
+      retry: this.retry,
+      instanceId: this.instanceId,
+      devFaults: c.DEV_FAULTS,
+      logger: this.logger,
+    });
+    this.consumerConn = new AmqpConnection(c.AMQP_URL, 'consumer', this.logger);
+    this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger });
+  }
+
+  private async createMailer(): Promise<Mailer> {
+    const c = this.config;
+    let url = c.SMTP_URL;
+    if (!url) {
+      this.catcher = await startDevCatcher({ smtpPort: c.DEV_SMTP_PORT, webPort: c.DEV_MAIL_UI_PORT, logger: this.logger });
+      url = this.catcher.smtpUrl;
+    }
+    return new SmtpMailer({ url, from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
+  }
+
+  private async listen(): Promise<void> {
+    const http = createHttpApp({
+      mail: this.mail,
+      prisma: this.prisma,
+      maxRecipients: this.config.MAX_RECIPIENTS,
+      maxTries: this.config.MAX_TRIES,
+      devFaults: this.config.DEV_FAULTS,
+      readiness: () => this.readiness(),
+      logger: this.logger,
+    });
+    this.server = http.listen(this.config.PORT, this.config.HOST);
+    await once(this.server, 'listening');
+  }
+
+  async readiness(): Promise<Record<string, boolean>> {
+    const database = await this.pool
+      .query('SELECT 1')
+      .then(() => true)
+      .catch(() => false);
+    return { database, broker: this.publisher.isReady };
+  }
+
+  /** Graceful stop: no new requests, no new rounds, no new deliveries; finish what is in hand; close. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const closing = this.server ? new Promise<void>((r) => this.server!.close(() => r())) : Promise.resolve();
+    this.server?.closeIdleConnections();
+    await this.job?.stop();
+    this.listener?.beginStop();
+    await this.consumer?.stop(this.config.SMTP_TIMEOUT_MS + 5_000);
+    await closing;
+    await this.mail?.drain();
+    await this.publisher?.drain();
+    await this.dispatcher?.close();
+    await this.consumerConn?.close();
+    await this.publisherConn?.close();
+    await this.mailer?.close();
+    await this.catcher?.close();
+    await this.prisma?.$disconnect().catch(() => undefined);
+    await this.pool?.end().catch(() => undefined);
+    this.logger.info('mail dispatch stopped');
+  }
+}

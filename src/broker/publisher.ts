@@ -1,0 +1,145 @@
+// Publishes with publisher confirms: persistent, mandatory, msgId as message and correlation id.
+// Every publish settles exactly once: ack, nack, returned (unroutable), error, timeout, or unavailable.
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger';
+import type { AmqpConnection } from './amqp-connection';
+import { declareTopology, parkingExchange, type TopologyNames } from './topology';
+
+export type PublishFailure = 'nack' | 'returned' | 'error' | 'timeout' | 'unavailable';
+export type PublishOutcome = { ok: true; latencyMs: number } | { ok: false; reason: PublishFailure; detail: string };
+
+export interface PublishRequest {
+  msgId: string;
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface Publish {
+  publish(req: PublishRequest): Promise<PublishOutcome>;
+  readonly isReady: boolean;
+}
+
+interface Pending {
+  settle: (o: PublishOutcome) => void;
+  timer: NodeJS.Timeout;
+}
+
+const PUBLISH_ID = 'x-publish-id';
+
+export class Publisher implements Publish {
+  private channel: ConfirmChannel | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private readonly returned = new Map<string, string>();
+
+  constructor(
+    private readonly deps: { connection: AmqpConnection; topology: TopologyNames; confirmTimeoutMs: number; logger: Logger },
+  ) {
+    deps.connection.onConnect((model) => this.attach(model));
+    deps.connection.onDisconnect(() => this.detach('connection lost'));
+  }
+
+  get isReady(): boolean {
+    return this.channel !== null && this.deps.connection.isUp;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private async attach(model: ChannelModel): Promise<void> {
+    const ch = await model.createConfirmChannel();
+    ch.on('error', (err: Error) => this.deps.logger.warn({ err: err.message }, 'publisher channel error'));
+    ch.on('close', () => {
+      if (this.channel === ch) this.detach('channel closed');
+    });
+    // RabbitMQ sends basic.return before the ack of an unroutable mandatory publish.
+    ch.on('return', (msg: Message) => {
+      const id = msg.properties.headers?.[PUBLISH_ID];
+      const f = msg.fields as unknown as { replyCode?: number; replyText?: string };
+      if (typeof id === 'string') this.returned.set(id, `${f.replyCode} ${f.replyText}`);
+    });
+    await declareTopology(ch, this.deps.topology);
+    this.channel = ch;
+  }
+
+  private detach(why: string): void {
+    this.channel = null;
+    for (const [id, p] of this.pending) this.finish(id, p, { ok: false, reason: 'error', detail: `publish interrupted: ${why}` });
+  }
+
+  publish(req: PublishRequest): Promise<PublishOutcome> {
+    const ch = this.channel;
+    if (!ch || !this.deps.connection.isUp) {
+      const detail = this.deps.connection.isBlocked ? 'broker blocked publishing (resource alarm)' : 'broker not connected';
+      return Promise.resolve({ ok: false, reason: 'unavailable', detail });
+    }
+    const publishId = randomUUID();
+    const started = performance.now();
+    return new Promise<PublishOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        const p = this.pending.get(publishId);
+        if (p) this.finish(publishId, p, { ok: false, reason: 'timeout', detail: `no confirm within ${this.deps.confirmTimeoutMs} ms` });
+      }, this.deps.confirmTimeoutMs);
+      this.pending.set(publishId, { settle: resolve, timer });
+      try {
+        ch.publish(
+          req.exchange,
+          req.routingKey,
+          req.body,
+          {
+            persistent: true,
+            mandatory: true,
+            contentType: 'application/json',
+            messageId: req.msgId,
+            correlationId: req.msgId,
+            timestamp: Math.floor(Date.now() / 1000),
+            headers: { ...req.headers, [PUBLISH_ID]: publishId },
+          },
+          (err: unknown) => this.onConfirm(publishId, err, started),
+        );
+      } catch (err) {
+        const p = this.pending.get(publishId);
+        if (p) this.finish(publishId, p, { ok: false, reason: 'error', detail: (err as Error).message });
+      }
+    });
+  }
+
+  /** Publishes a message that can never be a mail to the parking queue, with the reason in a header. */
+  park(t: TopologyNames, original: { body: Buffer; msgId?: string }, reason: string): Promise<PublishOutcome> {
+    return this.publish({
+      msgId: original.msgId ?? 'unknown',
+      exchange: parkingExchange(t),
+      routingKey: '',
+      body: original.body,
+      headers: { 'x-park-reason': reason.slice(0, 500), 'x-parked-at': new Date().toISOString() },
+    });
+  }
+
+  private onConfirm(publishId: string, err: unknown, started: number): void {
+    const p = this.pending.get(publishId);
+    if (!p) return; // already timed out: the row was counted as failed then, and a late ack changes nothing
+    const returned = this.returned.get(publishId);
+    this.returned.delete(publishId);
+    if (returned !== undefined) return this.finish(publishId, p, { ok: false, reason: 'returned', detail: `unroutable: ${returned}` });
+    if (err) {
+      const nack = err instanceof Error && /nack/i.test(err.message);
+      return this.finish(publishId, p, { ok: false, reason: nack ? 'nack' : 'error', detail: err instanceof Error ? err.message : String(err) });
+    }
+    this.finish(publishId, p, { ok: true, latencyMs: performance.now() - started });
+  }
+
+  private finish(publishId: string, p: Pending, outcome: PublishOutcome): void {
+    clearTimeout(p.timer);
+    this.pending.delete(publishId);
+    this.returned.delete(publishId);
+    p.settle(outcome);
+  }
+
+  /** Waits for outstanding confirms (each bounded by the confirm timeout). */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,85 @@
+// One configuration schema over the environment, read once at start; a bad variable fails fast by name.
+// .env.example lists exactly the keys read here.
+import { z } from 'zod';
+import { DEFAULT_CRON, isValidCron } from './jobs/cron';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const name = (def: string) => z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'letters, digits and _ . : - only').default(def);
+
+const shape = z.object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: int(8080, 0).refine((p) => p <= 65535, 'must be a TCP port'),
+    ROLES: z
+      .string()
+      .default('api,listener,job')
+      .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['api', 'listener', 'job'])).min(1)),
+    DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, 'must be a mysql:// or mariadb:// URL').default('mysql://root@127.0.0.1:3306/mail_dispatch'),
+    DATABASE_POOL_SIZE: int(10, 1),
+    MIGRATE_ON_START: bool(true),
+    AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').default('amqp://guest:guest@127.0.0.1:5672'),
+    MQ_EXCHANGE: name('mail.exchange'),
+    MQ_QUEUE: name('mail.queue'),
+    MQ_ROUTING_KEY: name('mail.routing.key'),
+    MQ_PREFETCH: int(20, 1),
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    SMTP_POOL_SIZE: int(5, 1),
+    SMTP_TIMEOUT_MS: int(30_000, 100),
+    MAIL_FROM: z.string().min(3).default('Mail Dispatch <noreply@example.com>'),
+    MAX_RECIPIENTS: int(50, 1),
+    REDELIVERY_CRON: z.string().default(DEFAULT_CRON).refine(isValidCron, 'not a valid cron expression'),
+    REDELIVERY_BATCH: int(500, 1),
+    MAX_TRIES: int(3, 1),
+    BACKOFF_BASE_MS: int(10_000, 0),
+    BACKOFF_MAX_MS: int(600_000, 0),
+    BACKOFF_FACTOR: z.coerce.number().min(1).default(2),
+    BACKOFF_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+    CONFIRM_TIMEOUT_MS: int(10_000, 100),
+    PUBLISH_GRACE_MS: int(30_000, 100),
+    CONSUME_DEADLINE_MS: int(15 * 60_000, 1000),
+    LEASE_MS: int(120_000, 1000),
+    DEV_FAULTS: bool(false),
+    DEV_SMTP_PORT: int(1025, 0),
+    DEV_MAIL_UI_PORT: int(1080, 0),
+    SNOWFLAKE_WORKER_ID: z.coerce.number().int().min(0).max(31).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const schema = shape.superRefine((c, ctx) => {
+    if (c.PUBLISH_GRACE_MS <= c.CONFIRM_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['PUBLISH_GRACE_MS'], message: 'must be longer than CONFIRM_TIMEOUT_MS, or the job would re-send rows whose confirm is still in flight' });
+    }
+    if (c.LEASE_MS <= c.SMTP_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['LEASE_MS'], message: 'must be longer than SMTP_TIMEOUT_MS, or a slow send would look abandoned' });
+    }
+    if (c.DEV_FAULTS && c.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['DEV_FAULTS'], message: 'fault injection is for development only and cannot be on in production' });
+    }
+    if (!c.SMTP_URL && c.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production (development starts a local mail catcher instead)' });
+    }
+    if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
+  });
+
+export type Config = z.output<typeof schema>;
+export const CONFIG_KEYS: readonly string[] = Object.keys(shape.shape);
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') input[k] = v;
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,37 @@
+// The mail as it travels: stored in msg_log.msg and published to RabbitMQ, with its msgId inside.
+import { z } from 'zod';
+
+/** Switches for the documented test scenarios; honoured only when the process started with DEV_FAULTS=true. */
+export const DEV_FAULTS = ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject'] as const;
+export type DevFault = (typeof DEV_FAULTS)[number];
+
+const messageSchema = z.object({
+  msgId: z.string().regex(/^\d{1,20}$/),
+  subject: z.string(),
+  content: z.string(),
+  tos: z.array(z.string()).min(1),
+  devFault: z.enum(DEV_FAULTS).optional(),
+});
+
+export type MailMessage = z.infer<typeof messageSchema>;
+
+export function encodeMailMessage(message: MailMessage): string {
+  return JSON.stringify(message);
+}
+
+export class PoisonMessageError extends Error {
+  override readonly name = 'PoisonMessageError';
+}
+
+/** Parses a message body, or throws PoisonMessageError saying why it cannot be a mail. */
+export function decodeMailMessage(body: Buffer | string): MailMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString());
+  } catch {
+    throw new PoisonMessageError('body is not JSON');
+  }
+  const parsed = messageSchema.safeParse(json);
+  if (!parsed.success) throw new PoisonMessageError(`not a mail message: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}

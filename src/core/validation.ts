@@ -1,0 +1,91 @@
+// Validation of POST /mail/send bodies: strict shape, strict addresses, no header injection.
+import { z } from 'zod';
+
+export const LIMITS = { subjectMax: 255, contentMax: 100_000, addressMax: 254 } as const;
+
+// dot-atom local part and a dotted domain of LDH labels: no quoted local parts, comments or display names.
+const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+// C0 controls and DEL; a subject or address with CR/LF could inject headers.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** The mailbox if `raw` is one plain address, otherwise a reason it is not. */
+export function parseAddress(raw: string): { ok: true; address: string } | { ok: false; reason: string } {
+  const address = raw.trim();
+  if (address.length === 0) return { ok: false, reason: 'empty address' };
+  if (address.length > LIMITS.addressMax) return { ok: false, reason: 'address longer than 254 characters' };
+  if (CONTROL.test(address)) return { ok: false, reason: 'control characters in address' };
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || address.indexOf('@') !== at) return { ok: false, reason: `"${address}" is not one plain address` };
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (local.length > 64 || !LOCAL.test(local)) return { ok: false, reason: `invalid local part in "${address}"` };
+  const labels = domain.split('.');
+  if (domain.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !/^[A-Za-z]{2,}$/.test(labels.at(-1)!)) {
+    return { ok: false, reason: `invalid domain in "${address}"` };
+  }
+  return { ok: true, address: `${local}@${domain.toLowerCase()}` };
+}
+
+function recipientsSchema(maxRecipients: number) {
+  return z
+    .union([z.string(), z.array(z.string()).min(1, 'at least one recipient')], { error: 'tos must be an address, a comma-separated string or an array of addresses' })
+    .transform((value, ctx) => {
+      const parts = Array.isArray(value) ? value : value.split(',');
+      const seen = new Map<string, string>();
+      for (const part of parts) {
+        const parsed = parseAddress(part);
+        if (!parsed.ok) {
+          ctx.addIssue({ code: 'custom', message: parsed.reason });
+          return z.NEVER;
+        }
+        seen.set(parsed.address.toLowerCase(), parsed.address);
+      }
+      const tos = [...seen.values()];
+      if (tos.length > maxRecipients) {
+        ctx.addIssue({ code: 'custom', message: `at most ${maxRecipients} recipients per mail, got ${tos.length}` });
+        return z.NEVER;
+      }
+      return tos;
+    });
+}
+
+export function mailRequestSchema(maxRecipients: number) {
+  return z.strictObject({
+    subject: z
+      .string({ error: 'subject must be a string' })
+      .trim()
+      .min(1, 'subject must not be empty')
+      .max(LIMITS.subjectMax, `subject is longer than ${LIMITS.subjectMax} characters`)
+      .refine((s) => !CONTROL.test(s), 'subject must not contain CR, LF, NUL or other control characters'),
+    content: z
+      .string({ error: 'content must be a string' })
+      .min(1, 'content must not be empty')
+      .max(LIMITS.contentMax, `content is longer than ${LIMITS.contentMax} characters`)
+      .refine((s) => !s.includes('\u0000'), 'content must not contain NUL'),
+    tos: recipientsSchema(maxRecipients),
+  });
+}
+
+export type MailRequest = z.output<ReturnType<typeof mailRequestSchema>>;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+export function validateMailRequest(body: unknown, maxRecipients: number): Validated<MailRequest> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, errors: [{ field: '(body)', message: 'the body must be a JSON object' }] };
+  }
+  const result = mailRequestSchema(maxRecipients).safeParse(body);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, errors: result.error.issues.map(toFieldError) };
+}
+
+function toFieldError(issue: z.core.$ZodIssue): FieldError {
+  if (issue.code === 'unrecognized_keys') return { field: issue.keys.join(','), message: `unknown field(s): ${issue.keys.join(', ')}` };
+  return { field: issue.path.length ? issue.path.join('.') : '(body)', message: issue.message };
+}

@@ -1,0 +1,66 @@
+// One catalogue of errors with stable codes, mapped in one place to RFC 9457 problem+json.
+import type { FieldError } from './core/validation';
+
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, title: 'The request is not a valid mail' },
+  MALFORMED_JSON: { status: 400, title: 'The body is not valid JSON' },
+  UNAUTHORIZED: { status: 401, title: 'A valid API key is required' },
+  MAIL_NOT_FOUND: { status: 404, title: 'No mail with this msgId' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  MAIL_NOT_DEAD: { status: 409, title: 'Only a dead mail can be retried' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The body must be application/json' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  DEV_FAULTS_DISABLED: { status: 400, title: 'Fault injection is off in this process' },
+  DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable; nothing was stored' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail?: string,
+    readonly extra: { errors?: FieldError[]; retryAfterSeconds?: number } = {},
+  ) {
+    super(detail ?? ERRORS[code].title);
+  }
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  code: ErrorCode;
+  errors?: FieldError[];
+}
+
+export function problemOf(err: AppError, instance?: string): Problem {
+  const { status, title } = ERRORS[err.code];
+  return {
+    type: `/problems/${err.code.toLowerCase().replaceAll('_', '-')}`,
+    title,
+    status,
+    ...(err.detail ? { detail: err.detail } : {}),
+    ...(instance ? { instance } : {}),
+    code: err.code,
+    ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+  };
+}
+
+const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT', 'ER_SOCKET_UNEXPECTED_CLOSE', 'ER_CLOSING_POOL', 'ER_POOL_ALREADY_CLOSED', 'ER_CONNECTION_ALREADY_CLOSED', 'ER_CON_COUNT_ERROR', 'ER_LOCK_WAIT_TIMEOUT']);
+
+/** True when a database error means "the database is not there right now", not a bug. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; fatal?: boolean; errno?: number } | null;
+  if (!e || typeof e !== 'object') return false;
+  return (e.code !== undefined && DB_DOWN_CODES.has(e.code)) || e.fatal === true;
+}

@@ -1,0 +1,90 @@
+// The HTTP API: POST /mail/send, GET /mail/:msgId, POST /mail/:msgId/retry, GET /health, GET /ready.
+import express, { type Request } from 'express';
+import { DEV_FAULTS, type DevFault } from '../core/mail-message';
+import { validateMailRequest } from '../core/validation';
+import { AppError } from '../errors';
+import type { Logger } from '../logger';
+import type { MailService } from '../services/mail-service';
+import type { Prisma } from '../store/prisma';
+import { toMailView } from './mail-view';
+import { notFound, problemHandler } from './problem';
+
+export interface HttpDeps {
+  mail: MailService;
+  prisma: Prisma;
+  maxRecipients: number;
+  maxTries: number;
+  devFaults: boolean;
+  /** database and broker reachable */
+  readiness: () => Promise<Record<string, boolean>>;
+  logger: Logger;
+}
+
+const MSG_ID = /^\d{1,20}$/;
+
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use((req, _res, next) => {
+    requireJson(req);
+    next();
+  });
+  app.use(express.json({ limit: '256kb', strict: true }));
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/ready', async (_req, res) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+  });
+
+  app.post('/mail/send', async (req, res) => {
+    const devFault = devFaultOf(req, deps.devFaults);
+    const result = validateMailRequest(req.body, deps.maxRecipients);
+    if (!result.ok) throw new AppError('VALIDATION_FAILED', result.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: result.errors });
+    const accepted = await deps.mail.send(result.value, devFault);
+    res.status(202).location(`/mail/${accepted.msgId}`).json(accepted);
+  });
+
+  app.get('/mail/:msgId', async (req, res) => {
+    const msgId = req.params.msgId;
+    const row = MSG_ID.test(msgId) ? await deps.prisma.msgLog.findUnique({ where: { msgId } }) : null;
+    if (!row) throw new AppError('MAIL_NOT_FOUND', `no mail with msgId ${msgId.slice(0, 40)}`);
+    res.json(toMailView(row, deps.maxTries));
+  });
+
+  app.post('/mail/:msgId/retry', async (req, res) => {
+    const msgId = req.params.msgId;
+    if (!MSG_ID.test(msgId)) throw new AppError('MAIL_NOT_FOUND', `no mail with msgId ${msgId.slice(0, 40)}`);
+    if (await deps.mail.retry(msgId)) {
+      res.status(202).location(`/mail/${msgId}`).json({ msgId, status: 'sending' });
+      return;
+    }
+    const exists = await deps.prisma.msgLog.findUnique({ where: { msgId }, select: { status: true } });
+    if (!exists) throw new AppError('MAIL_NOT_FOUND', `no mail with msgId ${msgId}`);
+    throw new AppError('MAIL_NOT_DEAD', `mail ${msgId} is not dead; only a dead mail waits for a person`);
+  });
+
+  app.use(notFound);
+  app.use(problemHandler(deps.logger));
+  return app;
+}
+
+/** JSON bodies only: a form post or text/plain is refused before anything parses it. */
+function requireJson(req: Request): void {
+  if (req.method === 'POST' && req.path === '/mail/send' && !req.is('application/json')) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the mail as application/json');
+  }
+}
+
+function devFaultOf(req: Request, enabled: boolean): DevFault | undefined {
+  const header = req.get('x-dev-fault');
+  if (header === undefined) return undefined;
+  if (!enabled) throw new AppError('DEV_FAULTS_DISABLED', 'X-Dev-Fault is honoured only when the process was started with DEV_FAULTS=true');
+  if (!(DEV_FAULTS as readonly string[]).includes(header)) throw new AppError('VALIDATION_FAILED', `X-Dev-Fault must be one of ${DEV_FAULTS.join(', ')}`, { errors: [{ field: 'X-Dev-Fault', message: 'unknown fault' }] });
+  return header as DevFault;
+}

@@ -1,0 +1,66 @@
+// Binds the MailListener to a RabbitMQ queue: manual ack, bounded prefetch, re-subscribed after every reconnect.
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { AmqpConnection } from '../broker/amqp-connection';
+import { declareTopology, type TopologyNames } from '../broker/topology';
+import type { Logger } from '../logger';
+import type { MailListener } from './mail-listener';
+
+export class QueueConsumer {
+  private channel: Channel | null = null;
+  private consumerTag: string | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly deps: { connection: AmqpConnection; listener: MailListener; topology: TopologyNames; prefetch: number; retryLaterMs: number; logger: Logger },
+  ) {
+    deps.connection.onConnect((model) => this.subscribe(model));
+    deps.connection.onDisconnect(() => {
+      this.channel = null;
+      this.consumerTag = null;
+    });
+  }
+
+  get active(): number {
+    return this.inFlight.size;
+  }
+
+  private async subscribe(model: ChannelModel): Promise<void> {
+    if (this.stopped) return;
+    const ch = await model.createChannel();
+    ch.on('error', (err: Error) => this.deps.logger.warn({ err: err.message }, 'consumer channel error'));
+    await declareTopology(ch, this.deps.topology);
+    await ch.prefetch(this.deps.prefetch);
+    const { consumerTag } = await ch.consume(this.deps.topology.queue, (msg) => msg && this.track(this.onMessage(ch, msg)), { noAck: false });
+    this.channel = ch;
+    this.consumerTag = consumerTag;
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async onMessage(ch: Channel, msg: ConsumeMessage): Promise<void> {
+    const verdict = await this.deps.listener.handle(msg.content);
+    try {
+      if (verdict.action === 'ack') return ch.ack(msg);
+      this.deps.logger.warn({ msgId: msg.properties.messageId, reason: verdict.reason }, 'message left with the broker; will be redelivered');
+      // Requeue after a pause rather than at once, so a database outage is not a hot loop.
+      await new Promise((r) => setTimeout(r, this.deps.retryLaterMs));
+      ch.nack(msg, false, true);
+    } catch (err) {
+      // The channel died: RabbitMQ requeues the unacked message, and the claim keeps the copy from being sent twice.
+      this.deps.logger.debug({ err: (err as Error).message }, 'could not settle a delivery on a closed channel');
+    }
+  }
+
+  /** Stops taking messages and waits for the ones in hand to finish (send, record, ack). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    const ch = this.channel;
+    if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, timeoutMs))]);
+    if (ch) await ch.close().catch(() => undefined);
+  }
+}

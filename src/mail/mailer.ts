@@ -1,0 +1,98 @@
+// The SMTP side: nodemailer, pooled, behind a small interface so the listener can be tested without it.
+import nodemailer from 'nodemailer';
+import { classifySmtpError } from '../core/smtp-errors';
+
+export interface OutgoingMail {
+  msgId: string;
+  to: string[];
+  subject: string;
+  text: string;
+}
+
+export interface SendResult {
+  accepted: string[];
+  rejected: string[];
+  /** the SMTP server's last reply, e.g. "250 OK: queued as ..." */
+  response: string;
+}
+
+export interface Mailer {
+  /** Sends one mail; throws a classified MailSendError (transient or permanent) when it was not accepted. */
+  send(mail: OutgoingMail): Promise<SendResult>;
+  verify(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SmtpOptions {
+  url: string;
+  from: string;
+  poolSize: number;
+  timeoutMs: number;
+}
+
+/** `<msgId@domain-of-MAIL_FROM>`: every copy of one message carries the same Message-ID, so a receiver can spot a resend. */
+export function messageIdFor(msgId: string, from: string): string {
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'mail-dispatch.local';
+  return `<${msgId}@${domain}>`;
+}
+
+export function smtpTransportOptions(o: SmtpOptions) {
+  const u = new URL(o.url);
+  const secure = u.protocol === 'smtps:';
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : secure ? 465 : 587,
+    secure,
+    auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
+    // Loopback catchers and test sinks speak plain SMTP; anywhere else STARTTLS is used when offered.
+    ignoreTLS: u.searchParams.get('ignoreTLS') === 'true',
+    tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
+    pool: true as const,
+    maxConnections: o.poolSize,
+    maxMessages: Infinity,
+    // The product decides about retries, not the pool: a connection lost mid-send must surface as an error.
+    maxRequeues: 0,
+    connectionTimeout: o.timeoutMs,
+    greetingTimeout: o.timeoutMs,
+    socketTimeout: o.timeoutMs,
+    // Nothing from a request can make the transport read files or fetch URLs.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+}
+
+export class SmtpMailer implements Mailer {
+  private readonly transport;
+
+  constructor(private readonly options: SmtpOptions) {
+    this.transport = nodemailer.createTransport(smtpTransportOptions(options));
+  }
+
+  async send(mail: OutgoingMail): Promise<SendResult> {
+    try {
+      const info = await this.transport.sendMail({
+        from: this.options.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        messageId: messageIdFor(mail.msgId, this.options.from),
+        headers: { 'X-Msg-Id': mail.msgId },
+      });
+      return {
+        accepted: (info.accepted ?? []).map(String),
+        rejected: (info.rejected ?? []).map(String),
+        response: String(info.response ?? ''),
+      };
+    } catch (err) {
+      throw classifySmtpError(err);
+    }
+  }
+
+  async verify(): Promise<void> {
+    await this.transport.verify();
+  }
+
+  async close(): Promise<void> {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,45 @@
+// Entry point: read the configuration once, start, and stop gracefully on SIGTERM/SIGINT.
+import { MailDispatchApp } from './app';
+import { ConfigError, loadConfig } from './config';
+
+async function main(): Promise<void> {
+  let app: MailDispatchApp;
+  try {
+    app = new MailDispatchApp(loadConfig());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'stopping');
+    const force = setTimeout(() => {
+      app.logger.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, 60_000);
+    force.unref();
+    app.stop().then(
+      () => process.exit(0),
+      (err) => {
+        app.logger.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await app.start();
+  } catch (err) {
+    app.logger.fatal({ err: (err as Error).message }, 'could not start');
+    await app.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

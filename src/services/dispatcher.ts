@@ -1,0 +1,56 @@
+// Publishes a stored mail and records what the broker said: ack -> delivered (batched), anything else ->
+// a counted failure with backoff, or dead at the last try. Used by the API, the job and a person's retry.
+import type { Publish, PublishOutcome } from '../broker/publisher';
+import { decideFailure, type RetryPolicy } from '../core/retry';
+import { Status } from '../core/status';
+import type { Logger } from '../logger';
+import type { MsgLogRepo } from '../store/msg-log-repo';
+import { Batcher } from '../store/batcher';
+
+export interface DispatchItem {
+  msgId: string;
+  msg: string;
+  exchange: string;
+  routingKey: string;
+  /** try_count of the row as it was when this publish started */
+  tryCount: number;
+}
+
+export class Dispatcher {
+  private readonly delivered: Batcher<string>;
+
+  constructor(private readonly deps: { repo: MsgLogRepo; publisher: Publish; retry: RetryPolicy; logger: Logger }) {
+    // Confirms arrive in streams; one UPDATE ... IN (...) records many of them.
+    this.delivered = new Batcher<string>({ maxItems: 200, maxWaitMs: 2, flush: (ids) => deps.repo.markDelivered(ids) });
+  }
+
+  /** Publishes and records the outcome. Resolves once the outcome is committed; never rejects. */
+  async dispatch(item: DispatchItem, opts: { routingKey?: string } = {}): Promise<PublishOutcome> {
+    const outcome = await this.deps.publisher.publish({
+      msgId: item.msgId,
+      exchange: item.exchange,
+      routingKey: opts.routingKey ?? item.routingKey,
+      body: Buffer.from(item.msg),
+    });
+    try {
+      if (outcome.ok) await this.delivered.add(item.msgId);
+      else await this.recordFailure(item, `publish ${outcome.reason}: ${outcome.detail}`);
+    } catch (err) {
+      // The row keeps its next_try_time, so the job will look at it again: nothing is lost.
+      this.deps.logger.warn({ msgId: item.msgId, err: (err as Error).message }, 'could not record the publish outcome; the job will pick the row up');
+    }
+    return outcome;
+  }
+
+  private async recordFailure(item: DispatchItem, error: string): Promise<void> {
+    const outcome = decideFailure(item.tryCount, Status.delivery_failed, this.deps.retry);
+    const applied = await this.deps.repo.recordFailure(item.msgId, 'publisher', item.tryCount, outcome, error);
+    const log = this.deps.logger;
+    if (applied) log.warn({ msgId: item.msgId, tryCount: outcome.tryCount, status: outcome.status, error }, 'publish failed');
+    else log.debug({ msgId: item.msgId, error }, 'publish failure not recorded: the row moved on');
+  }
+
+  async close(): Promise<void> {
+    await this.delivered.close();
+  }
+}

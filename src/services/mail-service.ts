@@ -1,0 +1,72 @@
+// Accepting a mail: commit the msg_log row first (the row is the promise), then publish without making
+// the caller wait for the broker. A person's retry of a dead mail goes the same way.
+import { encodeMailMessage, type DevFault } from '../core/mail-message';
+import type { MsgIdGenerator } from '../core/ids';
+import type { MailRequest } from '../core/validation';
+import type { Logger } from '../logger';
+import type { MsgLogRepo } from '../store/msg-log-repo';
+import type { TopologyNames } from '../broker/topology';
+import type { Dispatcher } from './dispatcher';
+
+export interface Accepted {
+  msgId: string;
+  status: 'sending';
+}
+
+const DUPLICATE_KEY = 'ER_DUP_ENTRY';
+
+export class MailService {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: {
+      repo: MsgLogRepo;
+      dispatcher: Dispatcher;
+      ids: MsgIdGenerator;
+      topology: TopologyNames;
+      logger: Logger;
+    },
+  ) {}
+
+  /** Resolves once the row is committed; the publish and its confirm carry on in the background. */
+  async send(request: MailRequest, devFault?: DevFault): Promise<Accepted> {
+    const { repo, topology } = this.deps;
+    const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
+    for (let attempt = 1; ; attempt++) {
+      row.msgId = this.deps.ids.next();
+      row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, ...(devFault ? { devFault } : {}) });
+      try {
+        await repo.insert(row);
+        break;
+      } catch (err) {
+        // Two instances sharing a worker id can collide on one millisecond; a fresh id settles it.
+        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
+      }
+    }
+    this.deps.logger.info({ msgId: row.msgId, tos: request.tos.length, devFault }, 'mail accepted');
+    if (devFault === 'lose-publish') return { msgId: row.msgId, status: 'sending' };
+    const routingKey = devFault === 'misroute' ? `${topology.routingKey}.misrouted` : undefined;
+    this.track(this.deps.dispatcher.dispatch(row, { routingKey }));
+    return { msgId: row.msgId, status: 'sending' };
+  }
+
+  /** Puts a dead mail back in play; false when the row is not dead (or does not exist). */
+  async retry(msgId: string): Promise<boolean> {
+    const { repo } = this.deps;
+    if (!(await repo.manualRetry(msgId))) return false;
+    const row = await repo.findRow(msgId);
+    this.deps.logger.info({ msgId }, 'dead mail retried by a person');
+    if (row) this.track(this.deps.dispatcher.dispatch(row));
+    return true;
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Waits for publishes started by requests to settle (each bounded by the confirm timeout). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+}

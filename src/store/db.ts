@@ -1,0 +1,69 @@
+// The MariaDB/MySQL connection pool: one pool, shared by the raw SQL of the hot path and by Prisma Client.
+import * as mariadb from 'mariadb';
+
+export type Pool = mariadb.Pool;
+
+export interface DbTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export function parseDatabaseUrl(url: string): DbTarget {
+  const u = new URL(url);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_$-]{1,64}$/.test(database)) throw new Error('DATABASE_URL must name a database, e.g. mysql://root@127.0.0.1:3306/mail_dispatch');
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+    database,
+  };
+}
+
+/** Every session runs in UTC, so DATETIME values mean the same whatever the server's or the app's time zone. */
+const SESSION_UTC = "SET time_zone = '+00:00'";
+
+export function createPool(url: string, connectionLimit: number): Pool {
+  const t = parseDatabaseUrl(url);
+  return mariadb.createPool({
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    password: t.password,
+    database: t.database,
+    connectionLimit,
+    timezone: 'Z',
+    initSql: SESSION_UTC,
+    connectTimeout: 5_000,
+    acquireTimeout: 5_000,
+    idleTimeout: 60,
+    insertIdAsNumber: true,
+    bigIntAsNumber: true,
+  });
+}
+
+/** Creates the database named in the URL when it is missing (a newcomer's first start). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const t = parseDatabaseUrl(url);
+  const conn = await mariadb.createConnection({ host: t.host, port: t.port, user: t.user, password: t.password, connectTimeout: 5_000 });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${t.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Drops a database; for tests and tools that made their own. */
+export async function dropDatabase(url: string): Promise<void> {
+  const t = parseDatabaseUrl(url);
+  const conn = await mariadb.createConnection({ host: t.host, port: t.port, user: t.user, password: t.password });
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${t.database}\``);
+  } finally {
+    await conn.end();
+  }
+}

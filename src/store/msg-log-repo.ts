@@ -1,0 +1,145 @@
+// msg_log behind a small interface: each method is one guarded transition from src/store/sql.ts.
+import type { FailureOutcome, RedeliveryPlan } from '../core/retry';
+import { Status } from '../core/status';
+import type { Pool } from './db';
+import { MS, SQL } from './sql';
+
+export interface MsgRow {
+  msgId: string;
+  msg: string;
+  exchange: string;
+  routingKey: string;
+  status: number;
+  tryCount: number;
+}
+
+export interface ListenerRow extends MsgRow {
+  /** someone holds an unexpired send lease */
+  leased: boolean;
+  leaseOwner: string | null;
+}
+
+export interface DueRow extends MsgRow {
+  leaseExpired: boolean;
+}
+
+export interface RepoTiming {
+  publishGraceMs: number;
+  consumeDeadlineMs: number;
+  leaseMs: number;
+}
+
+export interface ClaimedRound {
+  republish: MsgRow[];
+  dead: { msgId: string; reason: string }[];
+}
+
+type Side = 'publisher' | 'listener';
+
+const num = (v: unknown) => Number(v);
+
+export class MsgLogRepo {
+  constructor(
+    readonly pool: Pool,
+    private readonly timing: RepoTiming,
+  ) {}
+
+  async insert(row: { msgId: string; msg: string; exchange: string; routingKey: string }): Promise<void> {
+    await this.pool.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+  }
+
+  /** Confirms for many rows at once; rows no longer `sending` are left alone (a late confirm undoes nothing). */
+  async markDelivered(ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await this.pool.query(SQL.markDelivered(ids.length), [this.timing.consumeDeadlineMs * MS, ...ids]);
+    return num(res.affectedRows);
+  }
+
+  /**
+   * Records one counted failure if the row is still as the caller saw it (status guard, try_count, and for the
+   * listener its own lease). False when a concurrent transition got there first.
+   */
+  async recordFailure(msgId: string, side: Side, expectedTryCount: number, outcome: FailureOutcome, error: string, leaseOwner?: string): Promise<boolean> {
+    const dead = outcome.delayMs === null;
+    const args: unknown[] = [outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, error.slice(0, 1000), msgId, expectedTryCount];
+    if (side === 'listener') args.push(leaseOwner);
+    const res = await this.pool.query(SQL.recordFailure(side), args);
+    return num(res.affectedRows) === 1;
+  }
+
+  /** The listener's atomic claim: true for exactly one holder while the lease lasts. */
+  async claim(msgId: string, owner: string): Promise<boolean> {
+    const leaseUs = this.timing.leaseMs * MS;
+    const res = await this.pool.query(SQL.claim, [owner, leaseUs, leaseUs, msgId]);
+    return num(res.affectedRows) === 1;
+  }
+
+  async markConsumed(msgId: string, note: string | null): Promise<boolean> {
+    const res = await this.pool.query(SQL.markConsumed, [note, msgId]);
+    return num(res.affectedRows) === 1;
+  }
+
+  async findForListener(msgId: string): Promise<ListenerRow | null> {
+    const rows = await this.pool.query<Record<string, unknown>[]>(SQL.findForListener, [msgId]);
+    const r = rows[0];
+    if (!r) return null;
+    return { ...toMsgRow(r), leased: num(r.leased) === 1, leaseOwner: (r.leaseOwner as string | null) ?? null };
+  }
+
+  async findRow(msgId: string): Promise<MsgRow | null> {
+    const rows = await this.pool.query<Record<string, unknown>[]>(SQL.findRow, [msgId]);
+    return rows[0] ? toMsgRow(rows[0]) : null;
+  }
+
+  /**
+   * Takes up to `limit` due rows that no other instance holds, applies `plan` to each, and commits the new
+   * states before anything is published, so two instances never re-publish the same row in one round.
+   */
+  async claimDue(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const rows = await conn.query<Record<string, unknown>[]>(SQL.selectDueForUpdate, [limit]);
+      const round: ClaimedRound = { republish: [], dead: [] };
+      const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; ids: string[] }>();
+      for (const r of rows) {
+        const row: DueRow = { ...toMsgRow(r), leaseExpired: num(r.leaseExpired) === 1 };
+        const p = plan(row);
+        const key = `${p.action}|${p.tryCount}|${p.reason ?? ''}`;
+        const g = groups.get(key) ?? { kind: p.action, tryCount: p.tryCount, reason: p.reason, ids: [] };
+        g.ids.push(row.msgId);
+        groups.set(key, g);
+        if (p.action === 'dead') round.dead.push({ msgId: row.msgId, reason: p.reason });
+        else round.republish.push({ ...row, status: Status.sending, tryCount: p.tryCount });
+      }
+      for (const g of groups.values()) {
+        if (g.kind === 'republish') await conn.query(SQL.markRepublishing(g.ids.length), [g.tryCount, this.timing.publishGraceMs * MS, g.reason, ...g.ids]);
+        else await conn.query(SQL.markDeadByJob(g.ids.length), [g.tryCount, g.reason, ...g.ids]);
+      }
+      await conn.commit();
+      return round;
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      await conn.release();
+    }
+  }
+
+  /** A person's retry: only a dead row comes back, as `sending`, with a fresh budget. */
+  async manualRetry(msgId: string): Promise<boolean> {
+    const res = await this.pool.query(SQL.manualRetry, [this.timing.publishGraceMs * MS, msgId]);
+    return num(res.affectedRows) === 1;
+  }
+}
+
+function toMsgRow(r: Record<string, unknown>): MsgRow {
+  return {
+    msgId: String(r.msgId),
+    msg: String(r.msg),
+    exchange: String(r.exchange),
+    routingKey: String(r.routingKey),
+    status: num(r.status),
+    tryCount: num(r.tryCount),
+  };
+}
