@@ -149,6 +149,16 @@ export class MailDispatchApp {
     await once(this.server, 'listening');
   }
 
+  /** True once the publisher's channel and, where this instance listens, its consumer are attached. */
+  async waitUntilReady(ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if (this.publisher.isReady && (!this.consumer || this.consumer.isSubscribed)) return true;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return false;
+  }
+
   async readiness(): Promise<Record<string, boolean>> {
     const database = await this.pool
       .query('SELECT 1')

@@ -21,6 +21,10 @@ export class QueueConsumer {
     });
   }
 
+  get isSubscribed(): boolean {
+    return this.consumerTag !== null;
+  }
+
   get active(): number {
     return this.inFlight.size;
   }

@@ -98,6 +98,8 @@ export class MsgLogRepo {
   async claimDue(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
     const conn = await this.pool.getConnection();
     try {
+      // READ COMMITTED: lock only the rows taken, no gap locks, so a racing instance skips to the next rows.
+      await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await conn.beginTransaction();
       const rows = await conn.query<Record<string, unknown>[]>(SQL.selectDueForUpdate, [limit]);
       const round: ClaimedRound = { republish: [], dead: [] };

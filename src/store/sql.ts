@@ -48,10 +48,14 @@ export const SQL = {
       (lease_until IS NOT NULL AND lease_until > NOW(3)) AS leased, lease_owner AS leaseOwner
     FROM msg_log WHERE msg_id = ?`,
 
-  /** Due rows, oldest first, skipping rows another instance holds. Needs a transaction. Args: limit. */
+  /**
+   * Due rows, oldest first, skipping rows another instance holds. Needs a transaction. Args: limit.
+   * The index is forced: when most rows are due (a backlog) MariaDB prefers a full scan and filesort,
+   * which reads every due row and makes a racing instance's SKIP LOCKED find nothing.
+   */
   selectDueForUpdate: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount,
       (lease_until IS NOT NULL) AS leaseExpired
-    FROM msg_log
+    FROM msg_log FORCE INDEX (idx_msg_log_next_try_time)
     WHERE next_try_time <= NOW(3) AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= NOW(3))
     ORDER BY next_try_time
     LIMIT ?

@@ -1,0 +1,109 @@
+// Real services for integration tests: each test file gets its own database and its own broker names.
+import { connect } from 'amqplib';
+import { randomBytes } from 'node:crypto';
+import { MailDispatchApp, type AppOverrides } from '../../src/app';
+import type { TopologyNames } from '../../src/broker/topology';
+import { parkingExchange, parkingQueue } from '../../src/broker/topology';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createPool, dropDatabase, ensureDatabase, type Pool } from '../../src/store/db';
+import { migrate } from '../../src/store/migrate';
+
+export const SERVER_DB_URL = (process.env.TEST_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
+export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+export const uniqueName = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+
+export interface TestDb {
+  url: string;
+  pool: Pool;
+  drop(): Promise<void>;
+}
+
+export async function createTestDb(): Promise<TestDb> {
+  const url = `${SERVER_DB_URL}/${uniqueName('mdtest')}`;
+  await ensureDatabase(url);
+  const pool = createPool(url, 4);
+  await migrate(pool);
+  return {
+    url,
+    pool,
+    drop: async () => {
+      await pool.end().catch(() => undefined);
+      await dropDatabase(url);
+    },
+  };
+}
+
+export function uniqueTopology(): TopologyNames {
+  const n = uniqueName('mdtest');
+  return { exchange: `${n}.exchange`, queue: `${n}.queue`, routingKey: `${n}.key` };
+}
+
+/** Fast timings, so the documented scenarios play out in seconds instead of minutes. */
+export const FAST: Record<string, string> = {
+  NODE_ENV: 'test',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  REDELIVERY_CRON: '*/1 * * * * *',
+  CONFIRM_TIMEOUT_MS: '2000',
+  PUBLISH_GRACE_MS: '3000',
+  BACKOFF_BASE_MS: '200',
+  BACKOFF_MAX_MS: '1000',
+  CONSUME_DEADLINE_MS: '60000',
+  SMTP_TIMEOUT_MS: '2000',
+  LEASE_MS: '5000',
+  MQ_PREFETCH: '20',
+  MIGRATE_ON_START: 'true',
+};
+
+export function testConfig(db: TestDb, topology: TopologyNames, smtpUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    ...FAST,
+    DATABASE_URL: db.url,
+    AMQP_URL,
+    SMTP_URL: smtpUrl,
+    MQ_EXCHANGE: topology.exchange,
+    MQ_QUEUE: topology.queue,
+    MQ_ROUTING_KEY: topology.routingKey,
+    ...env,
+  });
+}
+
+export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
+
+export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<MailDispatchApp> {
+  const app = new MailDispatchApp(config, { logger: testLogger(), ...overrides });
+  await app.start();
+  if (!(await app.waitUntilReady(10_000))) throw new Error('the app did not attach to RabbitMQ within 10 s');
+  return app;
+}
+
+/** Deletes a test's exchanges and queues. */
+export async function deleteTopology(t: TopologyNames): Promise<void> {
+  const conn = await connect(AMQP_URL);
+  try {
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    for (const q of [t.queue, parkingQueue(t)]) await ch.deleteQueue(q).catch(() => undefined);
+    const ch2 = await conn.createChannel();
+    ch2.on('error', () => undefined);
+    for (const e of [t.exchange, parkingExchange(t)]) await ch2.deleteExchange(e).catch(() => undefined);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}
+
+export interface Row {
+  msg_id: string;
+  status: number;
+  try_count: number;
+  next_try_time: Date | null;
+  last_error: string | null;
+  lease_until: Date | null;
+}
+
+export async function rowOf(pool: Pool, msgId: string): Promise<Row | undefined> {
+  const rows = await pool.query<Row[]>('SELECT msg_id, status, try_count, next_try_time, last_error, lease_until FROM msg_log WHERE msg_id = ?', [msgId]);
+  return rows[0];
+}

@@ -1,0 +1,206 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config';
+
+const ENV_EXAMPLE = path.resolve(__dirname, '../../.env.example');
+
+/** The ConfigError message loadConfig throws for `env`; fails the test when it does not throw one. */
+function configErrorFor(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}, but the configuration loaded`);
+}
+
+/** The variables named on the lines of a ConfigError message ("  NAME: why"). */
+function namedVariables(message: string): string[] {
+  return message
+    .split('\n')
+    .slice(1)
+    .map((line) => /^\s+([A-Z_]+)/.exec(line)?.[1] ?? line);
+}
+
+describe('loadConfig defaults', () => {
+  test('an empty environment gives the documented development defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: 8080,
+      ROLES: ['api', 'listener', 'job'],
+      DATABASE_URL: 'mysql://root@127.0.0.1:3306/mail_dispatch',
+      DATABASE_POOL_SIZE: 10,
+      MIGRATE_ON_START: true,
+      AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+      MQ_EXCHANGE: 'mail.exchange',
+      MQ_QUEUE: 'mail.queue',
+      MQ_ROUTING_KEY: 'mail.routing.key',
+      MQ_PREFETCH: 20,
+      SMTP_POOL_SIZE: 5,
+      SMTP_TIMEOUT_MS: 30_000,
+      MAIL_FROM: 'Mail Dispatch <noreply@example.com>',
+      MAX_RECIPIENTS: 50,
+      REDELIVERY_CRON: '*/10 * * * * *',
+      REDELIVERY_BATCH: 500,
+      MAX_TRIES: 3,
+      BACKOFF_BASE_MS: 10_000,
+      BACKOFF_MAX_MS: 600_000,
+      BACKOFF_FACTOR: 2,
+      BACKOFF_JITTER: 0.2,
+      CONFIRM_TIMEOUT_MS: 10_000,
+      PUBLISH_GRACE_MS: 30_000,
+      CONSUME_DEADLINE_MS: 900_000,
+      LEASE_MS: 120_000,
+      DEV_FAULTS: false,
+      DEV_SMTP_PORT: 1025,
+      DEV_MAIL_UI_PORT: 1080,
+      LOG_LEVEL: 'info',
+    });
+    expect(c.SMTP_URL).toBeUndefined();
+    expect(c.SNOWFLAKE_WORKER_ID).toBeUndefined();
+  });
+
+  test('numbers and booleans given as strings are converted', () => {
+    const c = loadConfig({ PORT: '9000', MAX_TRIES: '5', BACKOFF_JITTER: '0.5', MIGRATE_ON_START: 'no', DEV_FAULTS: 'yes', SNOWFLAKE_WORKER_ID: '31' });
+    expect(c.PORT).toBe(9000);
+    expect(c.MAX_TRIES).toBe(5);
+    expect(c.BACKOFF_JITTER).toBe(0.5);
+    expect(c.MIGRATE_ON_START).toBe(false);
+    expect(c.DEV_FAULTS).toBe(true);
+    expect(c.SNOWFLAKE_WORKER_ID).toBe(31);
+  });
+
+  test.each([
+    ['true', true],
+    ['1', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+    ['no', false],
+  ])('the boolean value %p reads as %p', (raw, expected) => {
+    expect(loadConfig({ DEV_FAULTS: raw }).DEV_FAULTS).toBe(expected);
+  });
+
+  test('empty-string values count as unset and take their defaults', () => {
+    const c = loadConfig({ PORT: '', DATABASE_URL: '', AMQP_URL: '', MAX_TRIES: '', DEV_FAULTS: '', ROLES: '', SMTP_URL: '' });
+    expect(c.PORT).toBe(8080);
+    expect(c.DATABASE_URL).toBe('mysql://root@127.0.0.1:3306/mail_dispatch');
+    expect(c.AMQP_URL).toBe('amqp://guest:guest@127.0.0.1:5672');
+    expect(c.MAX_TRIES).toBe(3);
+    expect(c.DEV_FAULTS).toBe(false);
+    expect(c.ROLES).toEqual(['api', 'listener', 'job']);
+    expect(c.SMTP_URL).toBeUndefined();
+  });
+
+  test('an empty SMTP_URL in production counts as missing', () => {
+    expect(namedVariables(configErrorFor({ NODE_ENV: 'production', SMTP_URL: '' }))).toEqual(['SMTP_URL']);
+  });
+
+  test('variables the app does not know are ignored', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root', PORT: '8081' }).PORT).toBe(8081);
+  });
+
+  test('a valid production configuration loads', () => {
+    const c = loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtps://user:pass@smtp.example.com', DATABASE_URL: 'mariadb://db/mail' });
+    expect(c.NODE_ENV).toBe('production');
+    expect(c.SMTP_URL).toBe('smtps://user:pass@smtp.example.com');
+  });
+});
+
+describe('loadConfig rejects a bad variable by name', () => {
+  test.each<[string, Record<string, string>]>([
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '65536' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['DATABASE_URL', { DATABASE_URL: 'postgres://x' }],
+    ['AMQP_URL', { AMQP_URL: 'http://x' }],
+    ['SMTP_URL', { SMTP_URL: 'http://mail.example.com' }],
+    ['REDELIVERY_CRON', { REDELIVERY_CRON: 'nonsense' }],
+    ['MAX_TRIES', { MAX_TRIES: '0' }],
+    ['MAX_TRIES', { MAX_TRIES: '1.5' }],
+    ['DEV_FAULTS', { DEV_FAULTS: 'maybe' }],
+    ['MIGRATE_ON_START', { MIGRATE_ON_START: 'TRUE' }],
+    ['NODE_ENV', { NODE_ENV: 'staging' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
+    ['BACKOFF_JITTER', { BACKOFF_JITTER: '1.5' }],
+    ['BACKOFF_FACTOR', { BACKOFF_FACTOR: '0.5' }],
+    ['SNOWFLAKE_WORKER_ID', { SNOWFLAKE_WORKER_ID: '32' }],
+    ['MQ_QUEUE', { MQ_QUEUE: 'has spaces' }],
+    ['ROLES', { ROLES: ',' }],
+    ['PUBLISH_GRACE_MS', { PUBLISH_GRACE_MS: '10000', CONFIRM_TIMEOUT_MS: '10000' }],
+    ['PUBLISH_GRACE_MS', { PUBLISH_GRACE_MS: '5000', CONFIRM_TIMEOUT_MS: '10000' }],
+    ['LEASE_MS', { LEASE_MS: '30000', SMTP_TIMEOUT_MS: '30000' }],
+    ['BACKOFF_MAX_MS', { BACKOFF_BASE_MS: '5000', BACKOFF_MAX_MS: '4999' }],
+    ['DEV_FAULTS', { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com', DEV_FAULTS: 'true' }],
+    ['SMTP_URL', { NODE_ENV: 'production' }],
+  ])('%s is named in the error for %j', (variable, env) => {
+    const message = configErrorFor(env);
+    expect(message).toMatch(/^invalid configuration:\n/);
+    expect(namedVariables(message)).toEqual([variable]);
+  });
+
+  test('an unknown role is rejected under ROLES', () => {
+    const message = configErrorFor({ ROLES: 'api,web' });
+    expect(message).toMatch(/^\s+ROLES\b/m);
+    expect(message).toContain('"api"|"listener"|"job"');
+  });
+
+  test('every bad variable is named in one error, not just the first', () => {
+    const names = namedVariables(configErrorFor({ PORT: 'abc', DATABASE_URL: 'postgres://x', AMQP_URL: 'http://x', MAX_TRIES: '0', DEV_FAULTS: 'maybe' }));
+    expect(names.sort()).toEqual(['AMQP_URL', 'DATABASE_URL', 'DEV_FAULTS', 'MAX_TRIES', 'PORT']);
+  });
+
+  test('a publish grace just above the confirm timeout is accepted', () => {
+    expect(loadConfig({ PUBLISH_GRACE_MS: '10001', CONFIRM_TIMEOUT_MS: '10000' }).PUBLISH_GRACE_MS).toBe(10_001);
+  });
+
+  test('DEV_FAULTS is allowed outside production', () => {
+    expect(loadConfig({ NODE_ENV: 'test', DEV_FAULTS: 'true' }).DEV_FAULTS).toBe(true);
+  });
+
+  test('ConfigError is an Error with its own name', () => {
+    const err = new ConfigError('x');
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe('ConfigError');
+  });
+});
+
+describe('ROLES', () => {
+  test.each<[string, string[]]>([
+    ['api', ['api']],
+    ['listener,job', ['listener', 'job']],
+    [' api , job ,', ['api', 'job']],
+    ['api,,listener', ['api', 'listener']],
+    ['job,api,listener', ['job', 'api', 'listener']],
+  ])('%p reads as %p', (raw, roles) => {
+    expect(loadConfig({ ROLES: raw }).ROLES).toEqual(roles);
+  });
+});
+
+describe('CONFIG_KEYS', () => {
+  test('names every variable loadConfig reads, once each', () => {
+    expect(new Set(CONFIG_KEYS).size).toBe(CONFIG_KEYS.length);
+    const produced = Object.keys(loadConfig({ SMTP_URL: 'smtp://x.example.com', SNOWFLAKE_WORKER_ID: '1' }));
+    expect([...CONFIG_KEYS].sort()).toEqual(produced.sort());
+  });
+
+  // .env.example is meant to list exactly CONFIG_KEYS. The file may not exist yet (another engineer is writing it):
+  // when it exists we compare the sets; when it does not, we assert only that the essential keys are present.
+  test('matches the keys listed in .env.example, or at least holds the essential keys while that file does not exist', () => {
+    if (existsSync(ENV_EXAMPLE)) {
+      // Listed keys are `KEY=...` lines, also when commented out as `# KEY=...` (optional settings).
+      const listed = new Set<string>();
+      for (const line of readFileSync(ENV_EXAMPLE, 'utf8').split(/\r?\n/)) {
+        const m = /^\s*#?\s*(?:export\s+)?([A-Z][A-Z0-9_]*)\s*=/.exec(line);
+        if (m) listed.add(m[1]!);
+      }
+      expect([...listed].sort()).toEqual([...CONFIG_KEYS].sort());
+    } else {
+      expect(CONFIG_KEYS).toEqual(expect.arrayContaining(['DATABASE_URL', 'AMQP_URL', 'SMTP_URL', 'MAIL_FROM', 'PORT']));
+    }
+  });
+});

@@ -1,0 +1,117 @@
+import { PENDING, Status } from '../../src/core/status';
+import { MS, SQL } from '../../src/store/sql';
+
+/** Every statement in SQL, with the builders called for a few ids and both guards. */
+const STATEMENTS: [string, string][] = Object.entries(SQL).flatMap(([name, value]): [string, string][] => {
+  if (typeof value === 'string') return [[name, value]];
+  if (name === 'recordFailure') {
+    const build = value as (guard: 'publisher' | 'listener') => string;
+    return [
+      ['recordFailure(publisher)', build('publisher')],
+      ['recordFailure(listener)', build('listener')],
+    ];
+  }
+  const build = value as (n: number) => string;
+  return [
+    [`${name}(1)`, build(1)],
+    [`${name}(3)`, build(3)],
+  ];
+});
+
+const UPDATES = STATEMENTS.filter(([, sql]) => /^\s*UPDATE\b/i.test(sql));
+
+/** The text after the last WHERE: the guard of an UPDATE. */
+const whereOf = (sql: string) => {
+  const i = sql.toUpperCase().lastIndexOf('WHERE');
+  if (i < 0) throw new Error(`no WHERE in ${sql}`);
+  return sql.slice(i + 'WHERE'.length);
+};
+
+/** The codes in `status IN (...)` of a clause; null when there is none. */
+const statusInList = (clause: string) => {
+  const m = /status IN \(([^)]*)\)/.exec(clause);
+  return m ? m[1]!.split(',').map((c) => Number(c.trim())) : null;
+};
+
+const placeholders = (sql: string) => (sql.match(/\?/g) ?? []).length;
+
+describe('SQL', () => {
+  test('the statement list covers the updates this product runs', () => {
+    expect(UPDATES.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['markDelivered(1)', 'recordFailure(listener)', 'claim', 'markConsumed', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry']),
+    );
+  });
+
+  test.each(UPDATES)('the UPDATE %s has a WHERE clause that names msg_id', (_name, sql) => {
+    expect(sql).toMatch(/\bWHERE\b/);
+    expect(whereOf(sql)).toMatch(/\bmsg_id\s*(=|IN)/);
+  });
+
+  test.each(STATEMENTS.filter(([, sql]) => /^\s*DELETE\b/i.test(sql)))('the DELETE %s has a WHERE clause', (_name, sql) => {
+    expect(sql).toMatch(/\bWHERE\b/);
+  });
+
+  test('recordFailure for the listener guards on its own lease_owner and on the try_count it saw', () => {
+    const where = whereOf(SQL.recordFailure('listener'));
+    expect(where).toMatch(/\blease_owner = \?/);
+    expect(where).toMatch(/\btry_count = \?/);
+    expect(where).toMatch(/\bmsg_id = \?/);
+    expect(statusInList(where)?.sort()).toEqual([...PENDING].sort());
+  });
+
+  test('recordFailure for the publisher guards on try_count and on status sending only', () => {
+    const where = whereOf(SQL.recordFailure('publisher'));
+    expect(where).toMatch(/\btry_count = \?/);
+    expect(where).toMatch(new RegExp(`\\bstatus = ${Status.sending}\\b`));
+    expect(where).not.toMatch(/lease_owner/);
+  });
+
+  test('recordFailure takes one more argument for the listener (its lease owner) than for the publisher', () => {
+    expect(placeholders(SQL.recordFailure('publisher'))).toBe(7);
+    expect(placeholders(SQL.recordFailure('listener'))).toBe(8);
+  });
+
+  test('markConsumed matches exactly the PENDING codes, so it can never match consumed (3) or dead (5)', () => {
+    const list = statusInList(whereOf(SQL.markConsumed));
+    expect(list?.sort()).toEqual([Status.sending, Status.delivered, Status.delivery_failed, Status.consume_failed].sort());
+    expect(list).not.toContain(Status.consumed);
+    expect(list).not.toContain(Status.dead);
+  });
+
+  test('markDelivered only matches rows still sending (status 0), so a late confirm undoes nothing', () => {
+    const where = whereOf(SQL.markDelivered(2));
+    const statusConditions = where.match(/status\s*(=|IN)\s*(\([^)]*\)|\d+)/g);
+    expect(statusConditions).toEqual([`status = ${Status.sending}`]);
+  });
+
+  test('markDelivered has one placeholder per id plus the deadline', () => {
+    expect(placeholders(SQL.markDelivered(1))).toBe(2);
+    expect(placeholders(SQL.markDelivered(5))).toBe(6);
+    expect(whereOf(SQL.markDelivered(3))).toMatch(/msg_id IN \(\?,\?,\?\)/);
+  });
+
+  test('manualRetry only matches a dead row', () => {
+    expect(whereOf(SQL.manualRetry)).toMatch(new RegExp(`status = ${Status.dead}\\b`));
+    expect(statusInList(whereOf(SQL.manualRetry))).toBeNull();
+  });
+
+  test('claim only matches pending rows whose lease is free or ran out', () => {
+    const where = whereOf(SQL.claim);
+    expect(statusInList(where)?.sort()).toEqual([...PENDING].sort());
+    expect(where).toMatch(/lease_until IS NULL OR lease_until <= NOW\(3\)/);
+  });
+
+  test('the due-row query only picks pending rows and skips rows another instance has locked', () => {
+    expect(statusInList(SQL.selectDueForUpdate)?.sort()).toEqual([...PENDING].sort());
+    expect(SQL.selectDueForUpdate).toMatch(/FOR UPDATE SKIP LOCKED\s*$/);
+  });
+
+  test('the job builders have one placeholder per id plus their fixed arguments', () => {
+    expect(placeholders(SQL.markRepublishing(4))).toBe(3 + 4);
+    expect(placeholders(SQL.markDeadByJob(4))).toBe(2 + 4);
+  });
+
+  test('MS converts milliseconds to the microseconds INTERVAL ? MICROSECOND expects', () => {
+    expect(MS).toBe(1000);
+  });
+});
