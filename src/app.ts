@@ -100,7 +100,7 @@ export class MailDispatchApp {
   private async openDatabase(): Promise<void> {
     const c = this.config;
     if (c.MIGRATE_ON_START) await ensureDatabase(c.DATABASE_URL);
-    this.pool = createPool(c.DATABASE_URL, c.DATABASE_POOL_SIZE);
+    this.pool = createPool(c.DATABASE_URL, c.DATABASE_POOL_SIZE, (err) => this.logger.warn({ err: err.message }, 'database connection failed; the pool keeps retrying'));
     if (c.MIGRATE_ON_START) {
       const applied = await migrate(this.pool);
       if (applied.length) this.logger.info({ applied }, 'database migrated');

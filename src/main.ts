@@ -1,8 +1,11 @@
 // Entry point: read the configuration once, start, and stop gracefully on SIGTERM/SIGINT.
+import { existsSync } from 'node:fs';
 import { MailDispatchApp } from './app';
 import { ConfigError, loadConfig } from './config';
 
 async function main(): Promise<void> {
+  // A .env next to package.json is read once, before the configuration; real environment variables win.
+  if (existsSync('.env')) process.loadEnvFile('.env');
   let app: MailDispatchApp;
   try {
     app = new MailDispatchApp(loadConfig());

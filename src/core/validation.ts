@@ -11,10 +11,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** The mailbox if `raw` is one plain address, otherwise a reason it is not. */
 export function parseAddress(raw: string): { ok: true; address: string } | { ok: false; reason: string } {
+  if (CONTROL.test(raw)) return { ok: false, reason: 'control characters in address' };
   const address = raw.trim();
   if (address.length === 0) return { ok: false, reason: 'empty address' };
   if (address.length > LIMITS.addressMax) return { ok: false, reason: 'address longer than 254 characters' };
-  if (CONTROL.test(address)) return { ok: false, reason: 'control characters in address' };
   const at = address.lastIndexOf('@');
   if (at <= 0 || address.indexOf('@') !== at) return { ok: false, reason: `"${address}" is not one plain address` };
   const local = address.slice(0, at);
@@ -54,10 +54,11 @@ export function mailRequestSchema(maxRecipients: number) {
   return z.strictObject({
     subject: z
       .string({ error: 'subject must be a string' })
+      // Checked before trimming: a CR/LF anywhere, even at the ends, is refused rather than quietly cut.
+      .refine((s) => !CONTROL.test(s), 'subject must not contain CR, LF, NUL or other control characters')
       .trim()
       .min(1, 'subject must not be empty')
-      .max(LIMITS.subjectMax, `subject is longer than ${LIMITS.subjectMax} characters`)
-      .refine((s) => !CONTROL.test(s), 'subject must not contain CR, LF, NUL or other control characters'),
+      .max(LIMITS.subjectMax, `subject is longer than ${LIMITS.subjectMax} characters`),
     content: z
       .string({ error: 'content must be a string' })
       .min(1, 'content must not be empty')

@@ -24,26 +24,27 @@ export function parseDatabaseUrl(url: string): DbTarget {
   };
 }
 
-/** Every session runs in UTC, so DATETIME values mean the same whatever the server's or the app's time zone. */
-const SESSION_UTC = "SET time_zone = '+00:00'";
-
-export function createPool(url: string, connectionLimit: number): Pool {
+export function createPool(url: string, connectionLimit: number, onBackgroundError: (err: Error) => void = () => undefined): Pool {
   const t = parseDatabaseUrl(url);
-  return mariadb.createPool({
+  const pool = mariadb.createPool({
     host: t.host,
     port: t.port,
     user: t.user,
     password: t.password,
     database: t.database,
     connectionLimit,
-    timezone: 'Z',
-    initSql: SESSION_UTC,
+    // No per-session setup: every time the product writes is UTC_TIMESTAMP(3) (+ INTERVAL), so DATETIME holds UTC
+    // whatever the server's or the app's time zone, and Prisma reads DATETIME as UTC. (An initSql would also open a
+    // window in which a socket error during connect is thrown outside any promise by the driver.)
     connectTimeout: 5_000,
     acquireTimeout: 5_000,
     idleTimeout: 60,
     insertIdAsNumber: true,
     bigIntAsNumber: true,
   });
+  // The pool reconnects in the background while the database is away; without a listener its 'error' would crash the process.
+  (pool as unknown as NodeJS.EventEmitter).on('error', onBackgroundError);
+  return pool;
 }
 
 /** Creates the database named in the URL when it is missing (a newcomer's first start). */

@@ -64,10 +64,10 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<string[
           continue;
         }
         const id = randomUUID();
-        await conn.query('INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES (?, ?, ?, NOW(3))', [id, m.checksum, m.name]);
+        await conn.query('INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))', [id, m.checksum, m.name]);
         const statements = splitStatements(m.sql);
         for (const statement of statements) await conn.query(statement);
-        await conn.query('UPDATE _prisma_migrations SET finished_at = NOW(3), applied_steps_count = ? WHERE id = ?', [statements.length, id]);
+        await conn.query('UPDATE _prisma_migrations SET finished_at = UTC_TIMESTAMP(3), applied_steps_count = ? WHERE id = ?', [statements.length, id]);
         applied.push(m.name);
       }
       return applied;

@@ -1,6 +1,6 @@
 // Every statement the product runs against msg_log, in one place (pg-boss keeps its plans.ts the same way).
 // Each transition is a guarded UPDATE: its WHERE names the states it may start from (src/core/status.ts),
-// so a transition that lost a race matches no row. All times come from the database's clock, NOW(3).
+// so a transition that lost a race matches no row. All times come from the database's clock, UTC_TIMESTAMP(3).
 import { PENDING, Status } from '../core/status';
 
 const PENDING_LIST = PENDING.join(',');
@@ -9,23 +9,23 @@ const list = (n: number) => Array.from({ length: n }, () => '?').join(',');
 export const SQL = {
   /** A new mail, `sending`, due for the job only after its publish grace has passed. Args: id, msg, exchange, rk, graceUs. */
   insert: `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
-    VALUES (?, ?, ?, ?, ${Status.sending}, 0, NOW(3) + INTERVAL ? MICROSECOND, NOW(3), NOW(3))`,
+    VALUES (?, ?, ?, ?, ${Status.sending}, 0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
 
   /** Broker confirms, many at once. A row a listener already holds keeps its lease deadline. Args: deadlineUs, ...ids. */
   markDelivered: (n: number) => `UPDATE msg_log
     SET status = ${Status.delivered},
-        next_try_time = IF(lease_until IS NULL, NOW(3) + INTERVAL ? MICROSECOND, next_try_time),
-        update_time = NOW(3)
+        next_try_time = IF(lease_until IS NULL, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, next_try_time),
+        update_time = UTC_TIMESTAMP(3)
     WHERE status = ${Status.sending} AND msg_id IN (${list(n)})`,
 
   /** A counted failure (publish or SMTP). Args: status, dead(0/1), delayUs, tryCount, lastError, id, expectedTryCount, [leaseOwner]. */
   recordFailure: (guard: 'publisher' | 'listener') => `UPDATE msg_log
     SET status = ?,
-        next_try_time = IF(?, NULL, NOW(3) + INTERVAL ? MICROSECOND),
+        next_try_time = IF(?, NULL, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND),
         try_count = ?,
         last_error = ?,
         lease_until = NULL, lease_owner = NULL,
-        update_time = NOW(3)
+        update_time = UTC_TIMESTAMP(3)
     WHERE msg_id = ? AND try_count = ? AND ${
       guard === 'publisher' ? `status = ${Status.sending}` : `status IN (${PENDING_LIST}) AND lease_owner = ?`
     }`,
@@ -33,19 +33,19 @@ export const SQL = {
   /** The listener's claim: one holder at a time; the job looks again when the lease runs out. Args: owner, leaseUs, leaseUs, id. */
   claim: `UPDATE msg_log
     SET lease_owner = ?,
-        lease_until = NOW(3) + INTERVAL ? MICROSECOND,
-        next_try_time = NOW(3) + INTERVAL ? MICROSECOND,
-        update_time = NOW(3)
-    WHERE msg_id = ? AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= NOW(3))`,
+        lease_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+        next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+        update_time = UTC_TIMESTAMP(3)
+    WHERE msg_id = ? AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))`,
 
   /** The SMTP server accepted the mail: final. A late confirm can no longer touch it. Args: note, id. */
   markConsumed: `UPDATE msg_log
-    SET status = ${Status.consumed}, next_try_time = NULL, lease_until = NULL, lease_owner = NULL, last_error = ?, update_time = NOW(3)
+    SET status = ${Status.consumed}, next_try_time = NULL, lease_until = NULL, lease_owner = NULL, last_error = ?, update_time = UTC_TIMESTAMP(3)
     WHERE msg_id = ? AND status IN (${PENDING_LIST})`,
 
   /** What the listener needs to decide. Args: id. */
   findForListener: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount,
-      (lease_until IS NOT NULL AND lease_until > NOW(3)) AS leased, lease_owner AS leaseOwner
+      (lease_until IS NOT NULL AND lease_until > UTC_TIMESTAMP(3)) AS leased, lease_owner AS leaseOwner
     FROM msg_log WHERE msg_id = ?`,
 
   /**
@@ -56,27 +56,27 @@ export const SQL = {
   selectDueForUpdate: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount,
       (lease_until IS NOT NULL) AS leaseExpired
     FROM msg_log FORCE INDEX (idx_msg_log_next_try_time)
-    WHERE next_try_time <= NOW(3) AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= NOW(3))
+    WHERE next_try_time <= UTC_TIMESTAMP(3) AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))
     ORDER BY next_try_time
     LIMIT ?
     FOR UPDATE SKIP LOCKED`,
 
   /** The job re-publishes: sending again, due again only after the publish grace. Args: tryCount, graceUs, reason, ...ids. */
   markRepublishing: (n: number) => `UPDATE msg_log
-    SET status = ${Status.sending}, try_count = ?, next_try_time = NOW(3) + INTERVAL ? MICROSECOND,
-        lease_until = NULL, lease_owner = NULL, last_error = COALESCE(?, last_error), update_time = NOW(3)
+    SET status = ${Status.sending}, try_count = ?, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+        lease_until = NULL, lease_owner = NULL, last_error = COALESCE(?, last_error), update_time = UTC_TIMESTAMP(3)
     WHERE msg_id IN (${list(n)})`,
 
   /** The job gives up on a row. Args: tryCount, reason, ...ids. */
   markDeadByJob: (n: number) => `UPDATE msg_log
     SET status = ${Status.dead}, try_count = ?, next_try_time = NULL, lease_until = NULL, lease_owner = NULL,
-        last_error = ?, update_time = NOW(3)
+        last_error = ?, update_time = UTC_TIMESTAMP(3)
     WHERE msg_id IN (${list(n)})`,
 
   /** A person's retry takes a row out of dead, with a fresh budget of tries. Args: graceUs, id. */
   manualRetry: `UPDATE msg_log
-    SET status = ${Status.sending}, try_count = 0, next_try_time = NOW(3) + INTERVAL ? MICROSECOND,
-        last_error = NULL, lease_until = NULL, lease_owner = NULL, update_time = NOW(3)
+    SET status = ${Status.sending}, try_count = 0, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+        last_error = NULL, lease_until = NULL, lease_owner = NULL, update_time = UTC_TIMESTAMP(3)
     WHERE msg_id = ? AND status = ${Status.dead}`,
 
   /** Args: id. */

@@ -49,7 +49,7 @@ describe('the re-delivery job', () => {
       const msg = encodeMailMessage({ msgId, subject: 's', content: 'c', tos: ['a@example.com'] });
       await db.pool.query(
         `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
-         VALUES (?, ?, ?, ?, ?, ?, NOW(3) + INTERVAL ? MICROSECOND, NOW(3), NOW(3))`,
+         VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
         [msgId, msg, topology.exchange, topology.routingKey, status, opts.tryCount ?? 1, (opts.dueInMs ?? -60_000) * 1000],
       );
     }
@@ -100,7 +100,7 @@ describe('the re-delivery job', () => {
 
   test('a row whose send lease expired with no outcome is counted as uncertain and re-published', async () => {
     const [msgId] = await seed(1, Status.delivered, { tryCount: 0 });
-    await db.pool.query("UPDATE msg_log SET lease_owner = 'crashed:1', lease_until = NOW(3) - INTERVAL 1 SECOND WHERE msg_id = ?", [msgId]);
+    await db.pool.query("UPDATE msg_log SET lease_owner = 'crashed:1', lease_until = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE msg_id = ?", [msgId]);
     expect((await a.job!.runOnce()).republished).toBe(1);
     const row = await rowOf(db.pool, msgId!);
     expect(row?.try_count).toBe(1);

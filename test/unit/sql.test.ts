@@ -18,7 +18,7 @@ const STATEMENTS: [string, string][] = Object.entries(SQL).flatMap(([name, value
   ];
 });
 
-const UPDATES = STATEMENTS.filter(([, sql]) => /^\s*UPDATE\b/i.test(sql));
+const UPDATES = STATEMENTS.filter(([, sql]) => /^\s*(UPDATE|DELETE)\b/i.test(sql));
 
 /** The text after the last WHERE: the guard of an UPDATE. */
 const whereOf = (sql: string) => {
@@ -42,13 +42,13 @@ describe('SQL', () => {
     );
   });
 
-  test.each(UPDATES)('the UPDATE %s has a WHERE clause that names msg_id', (_name, sql) => {
+  test.each(UPDATES)('the UPDATE or DELETE %s has a WHERE clause that names msg_id', (_name, sql) => {
     expect(sql).toMatch(/\bWHERE\b/);
     expect(whereOf(sql)).toMatch(/\bmsg_id\s*(=|IN)/);
   });
 
-  test.each(STATEMENTS.filter(([, sql]) => /^\s*DELETE\b/i.test(sql)))('the DELETE %s has a WHERE clause', (_name, sql) => {
-    expect(sql).toMatch(/\bWHERE\b/);
+  test('no statement deletes rows: a mail in msg_log is never lost', () => {
+    for (const [, sql] of STATEMENTS) expect(sql).not.toMatch(/^\s*(DELETE|TRUNCATE)\b/i);
   });
 
   test('recordFailure for the listener guards on its own lease_owner and on the try_count it saw', () => {
@@ -98,7 +98,7 @@ describe('SQL', () => {
   test('claim only matches pending rows whose lease is free or ran out', () => {
     const where = whereOf(SQL.claim);
     expect(statusInList(where)?.sort()).toEqual([...PENDING].sort());
-    expect(where).toMatch(/lease_until IS NULL OR lease_until <= NOW\(3\)/);
+    expect(where).toMatch(/lease_until IS NULL OR lease_until <= UTC_TIMESTAMP\(3\)/);
   });
 
   test('the due-row query only picks pending rows and skips rows another instance has locked', () => {
@@ -113,5 +113,13 @@ describe('SQL', () => {
 
   test('MS converts milliseconds to the microseconds INTERVAL ? MICROSECOND expects', () => {
     expect(MS).toBe(1000);
+  });
+});
+
+describe('time in SQL', () => {
+  test('every statement takes its time from the database clock in UTC, never from the session time zone', () => {
+    const texts = Object.values(SQL).map((v) => (typeof v === 'function' ? (v as (n: never) => string)(1 as never) : v));
+    for (const text of texts) expect(text).not.toMatch(/\bNOW\(|CURRENT_TIMESTAMP/);
+    expect(texts.filter((t) => t.includes('UTC_TIMESTAMP(3)')).length).toBeGreaterThan(5);
   });
 });
