@@ -85,6 +85,7 @@ export class MailDispatchApp {
         cron: c.REDELIVERY_CRON,
         batchSize: c.REDELIVERY_BATCH,
         maxTries: c.MAX_TRIES,
+        uncertainPolicy: c.UNCERTAIN_POLICY,
         roundBudgetMs: 8_000,
         logger: this.logger,
       });
@@ -118,6 +119,7 @@ export class MailDispatchApp {
       park: async (body, msgId, reason) => (await this.publisher.park(this.topology, { body, msgId }, reason)).ok,
       retry: this.retry,
       instanceId: this.instanceId,
+      uncertainPolicy: c.UNCERTAIN_POLICY,
       devFaults: c.DEV_FAULTS,
       logger: this.logger,
     });

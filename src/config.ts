@@ -44,6 +44,7 @@ const shape = z.object({
     PUBLISH_GRACE_MS: int(30_000, 100),
     CONSUME_DEADLINE_MS: int(15 * 60_000, 1000),
     LEASE_MS: int(120_000, 1000),
+    UNCERTAIN_POLICY: z.enum(['resend', 'dead']).default('resend'),
     DEV_FAULTS: bool(false),
     DEV_SMTP_PORT: int(1025, 0),
     DEV_MAIL_UI_PORT: int(1080, 0),

@@ -36,9 +36,12 @@ export interface DueRow {
   leaseExpired: boolean;
 }
 
+/** What the job does with a send whose lease ran out with no outcome: send again (same Message-ID), or give it to a person. */
+export type UncertainPolicy = 'resend' | 'dead';
+
 export type RedeliveryPlan =
-  | { action: 'republish'; tryCount: number; reason: string | null }
-  | { action: 'dead'; tryCount: number; reason: string };
+  | { action: 'republish'; tryCount: number; reason: string | null; uncertain: boolean }
+  | { action: 'dead'; tryCount: number; reason: string; uncertain: boolean };
 
 export const NO_CONFIRM = 'no publisher confirm before the publish grace ran out';
 export const LEASE_EXPIRED = 'SMTP outcome unknown: the send lease expired with no outcome recorded (uncertain)';
@@ -49,12 +52,15 @@ export const NOT_CONSUMED = 'confirmed by the broker but not consumed before the
  * A missing confirm and an expired send lease are failures the job sees first, so it counts them;
  * delivery_failed and consume_failed rows were counted when they failed.
  */
-export function planRedelivery(row: DueRow, maxTries: number): RedeliveryPlan {
+export function planRedelivery(row: DueRow, maxTries: number, uncertainPolicy: UncertainPolicy = 'resend'): RedeliveryPlan {
+  const uncertain = row.leaseExpired;
   let failure: string | null = null;
-  if (row.leaseExpired) failure = LEASE_EXPIRED;
+  if (uncertain) failure = LEASE_EXPIRED;
   else if (row.status === Status.sending) failure = NO_CONFIRM;
   const tryCount = failure ? row.tryCount + 1 : row.tryCount;
-  if (tryCount >= maxTries) return { action: 'dead', tryCount, reason: failure ?? `tries exhausted (${tryCount} of ${maxTries})` };
+  if (tryCount >= maxTries || (uncertain && uncertainPolicy === 'dead')) {
+    return { action: 'dead', tryCount, reason: failure ?? `tries exhausted (${tryCount} of ${maxTries})`, uncertain };
+  }
   const reason = failure ?? (row.status === Status.delivered ? NOT_CONSUMED : null);
-  return { action: 'republish', tryCount, reason };
+  return { action: 'republish', tryCount, reason, uncertain };
 }

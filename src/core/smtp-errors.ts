@@ -8,6 +8,8 @@ export class MailSendError extends Error {
     readonly permanent: boolean,
     readonly responseCode?: number,
     readonly code?: string,
+    /** the server may have accepted the mail before the connection failed: a resend may be a duplicate */
+    readonly uncertain = false,
   ) {
     super(message);
   }
@@ -23,17 +25,22 @@ export class PermanentMailError extends MailSendError {
 
 export class TransientMailError extends MailSendError {
   override readonly name = 'TransientMailError';
-  constructor(message: string, responseCode?: number, code?: string) {
-    super(message, false, responseCode, code);
+  constructor(message: string, responseCode?: number, code?: string, uncertain = false) {
+    super(message, false, responseCode, code, uncertain);
   }
 }
 
 interface NodemailerLikeError {
   message?: string;
   code?: string;
+  originalCode?: string;
   responseCode?: number;
   response?: string;
 }
+
+// The connection never opened: nothing can have been sent.
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECTION_LOST = new Set(['ECONNECTION', 'ESOCKET', 'ETIMEDOUT']);
 
 /** Turns whatever nodemailer threw into a typed, classified error. */
 export function classifySmtpError(err: unknown): MailSendError {
@@ -48,5 +55,7 @@ export function classifySmtpError(err: unknown): MailSendError {
   if (responseCode !== undefined && responseCode >= 400) return new TransientMailError(`SMTP ${text}`, responseCode, code);
   // Nodemailer rejects a malformed envelope before talking to the server: retrying cannot fix it.
   if (code === 'EENVELOPE') return new PermanentMailError(`invalid envelope: ${text}`, responseCode, code);
-  return new TransientMailError(`SMTP ${code ?? 'error'}: ${text}`, responseCode, code);
+  // A connection lost without a reply may have lost it after the server took the mail: the outcome is unknown.
+  const uncertain = code !== undefined && CONNECTION_LOST.has(code) && !NEVER_CONNECTED.has(e.originalCode ?? '');
+  return new TransientMailError(`SMTP ${code ?? 'error'}: ${text}`, responseCode, code, uncertain);
 }

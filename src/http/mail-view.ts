@@ -12,6 +12,7 @@ export interface MsgLogRecord {
   createTime: Date;
   updateTime: Date;
   lastError: string | null;
+  uncertainCount: number;
 }
 
 export interface MailView {
@@ -24,6 +25,8 @@ export interface MailView {
   createTime: string;
   updateTime: string;
   lastError: string | null;
+  /** sends whose SMTP outcome was unknown and that were sent again */
+  uncertainCount: number;
   exchange: string;
   routingKey: string;
   subject: string | null;
@@ -50,6 +53,7 @@ export function toMailView(row: MsgLogRecord, maxTries: number): MailView {
     createTime: row.createTime.toISOString(),
     updateTime: row.updateTime.toISOString(),
     lastError: row.lastError,
+    uncertainCount: row.uncertainCount,
     exchange: row.exchange,
     routingKey: row.routingKey,
     subject,

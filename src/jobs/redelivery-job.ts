@@ -2,7 +2,7 @@
 // holds, commits their new state, then re-publishes them with confirms. Rows whose confirm is still in
 // flight are not due yet (their publish grace has not passed), so they are never re-sent early.
 import cron, { type ScheduledTask } from 'node-cron';
-import { planRedelivery } from '../core/retry';
+import { planRedelivery, type UncertainPolicy } from '../core/retry';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { Dispatcher } from '../services/dispatcher';
@@ -23,6 +23,7 @@ export interface RedeliveryJobDeps {
   cron: string;
   batchSize: number;
   maxTries: number;
+  uncertainPolicy: UncertainPolicy;
   /** a round stops taking new batches after this long, so it ends before the next tick */
   roundBudgetMs: number;
   logger: Logger;
@@ -61,7 +62,7 @@ export class RedeliveryJob {
     if (!this.deps.publisherReady()) return { ...result, skipped: 'broker unavailable' };
     const { repo, dispatcher, batchSize, maxTries } = this.deps;
     while (!this.stopping && Date.now() - started < this.deps.roundBudgetMs) {
-      const claimed = await repo.claimDue(batchSize, (row) => planRedelivery(row, maxTries));
+      const claimed = await repo.claimDue(batchSize, (row) => planRedelivery(row, maxTries, this.deps.uncertainPolicy));
       result.batches++;
       result.dead += claimed.dead.length;
       for (const d of claimed.dead) this.deps.logger.warn({ msgId: d.msgId, reason: d.reason }, 'mail dead');

@@ -1,7 +1,7 @@
 // The manual-ack listener. For each message: read the row; skip what is final or held by another; claim the
 // row atomically; send; record the outcome; and only then ack. A message that can never be a mail is parked.
 import { decodeMailMessage, PoisonMessageError, type MailMessage } from '../core/mail-message';
-import { decideFailure, type RetryPolicy } from '../core/retry';
+import { decideFailure, type RetryPolicy, type UncertainPolicy } from '../core/retry';
 import { MailSendError, PermanentMailError, TransientMailError } from '../core/smtp-errors';
 import { isFinal, Status } from '../core/status';
 import { isDatabaseUnavailable } from '../errors';
@@ -22,6 +22,8 @@ export interface ListenerDeps {
   retry: RetryPolicy;
   /** this instance's name in lease_owner */
   instanceId: string;
+  /** 'dead' leaves a lease that ran out to the job (which makes the row dead) instead of sending again */
+  uncertainPolicy: UncertainPolicy;
   devFaults: boolean;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
@@ -53,7 +55,7 @@ export class MailListener {
         return { action: 'ack', outcome: 'skipped' };
       }
       const owner = `${this.deps.instanceId}:${++this.claims}`;
-      if (!(await this.deps.repo.claim(message.msgId, owner))) {
+      if (!(await this.deps.repo.claim(message.msgId, owner, this.deps.uncertainPolicy === 'resend'))) {
         log.debug('another delivery holds this mail; skipped');
         return { action: 'ack', outcome: 'skipped' };
       }
@@ -86,7 +88,9 @@ export class MailListener {
     let tryCount = row.tryCount;
     for (let attempt = 0; attempt < 3; attempt++) {
       const outcome = decideFailure(tryCount, Status.consume_failed, this.deps.retry, { permanent: err.permanent });
-      const applied = await this.persist(log, () => this.deps.repo.recordFailure(row.msgId, 'listener', tryCount, outcome, err.message, owner));
+      const applied = await this.persist(log, () =>
+        this.deps.repo.recordFailure(row.msgId, 'listener', tryCount, outcome, err.message, { leaseOwner: owner, uncertain: err.uncertain }),
+      );
       if (applied === undefined) return { action: 'retry-later', reason: 'could not record the SMTP failure' };
       if (applied) {
         const dead = outcome.status === Status.dead;

@@ -59,18 +59,21 @@ export class MsgLogRepo {
    * Records one counted failure if the row is still as the caller saw it (status guard, try_count, and for the
    * listener its own lease). False when a concurrent transition got there first.
    */
-  async recordFailure(msgId: string, side: Side, expectedTryCount: number, outcome: FailureOutcome, error: string, leaseOwner?: string): Promise<boolean> {
+  async recordFailure(msgId: string, side: Side, expectedTryCount: number, outcome: FailureOutcome, error: string, opts: { leaseOwner?: string; uncertain?: boolean } = {}): Promise<boolean> {
     const dead = outcome.delayMs === null;
-    const args: unknown[] = [outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, error.slice(0, 1000), msgId, expectedTryCount];
-    if (side === 'listener') args.push(leaseOwner);
+    const args: unknown[] = [opts.uncertain ? 1 : 0, outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, error.slice(0, 1000), msgId, expectedTryCount];
+    if (side === 'listener') args.push(opts.leaseOwner);
     const res = await this.pool.query(SQL.recordFailure(side), args);
     return num(res.affectedRows) === 1;
   }
 
-  /** The listener's atomic claim: true for exactly one holder while the lease lasts. */
-  async claim(msgId: string, owner: string): Promise<boolean> {
+  /**
+   * The listener's atomic claim: true for exactly one holder while the lease lasts. With `takeOverExpired` false,
+   * a lease that ran out is left for the job to decide (the "dead" uncertain policy).
+   */
+  async claim(msgId: string, owner: string, takeOverExpired = true): Promise<boolean> {
     const leaseUs = this.timing.leaseMs * MS;
-    const res = await this.pool.query(SQL.claim, [owner, leaseUs, leaseUs, msgId]);
+    const res = await this.pool.query(SQL.claim(takeOverExpired), [owner, leaseUs, leaseUs, msgId]);
     return num(res.affectedRows) === 1;
   }
 
@@ -103,20 +106,20 @@ export class MsgLogRepo {
       await conn.beginTransaction();
       const rows = await conn.query<Record<string, unknown>[]>(SQL.selectDueForUpdate, [limit]);
       const round: ClaimedRound = { republish: [], dead: [] };
-      const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; ids: string[] }>();
+      const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; uncertain: number; ids: string[] }>();
       for (const r of rows) {
         const row: DueRow = { ...toMsgRow(r), leaseExpired: num(r.leaseExpired) === 1 };
         const p = plan(row);
-        const key = `${p.action}|${p.tryCount}|${p.reason ?? ''}`;
-        const g = groups.get(key) ?? { kind: p.action, tryCount: p.tryCount, reason: p.reason, ids: [] };
+        const key = `${p.action}|${p.tryCount}|${p.uncertain}|${p.reason ?? ''}`;
+        const g = groups.get(key) ?? { kind: p.action, tryCount: p.tryCount, reason: p.reason, uncertain: p.uncertain ? 1 : 0, ids: [] };
         g.ids.push(row.msgId);
         groups.set(key, g);
         if (p.action === 'dead') round.dead.push({ msgId: row.msgId, reason: p.reason });
         else round.republish.push({ ...row, status: Status.sending, tryCount: p.tryCount });
       }
       for (const g of groups.values()) {
-        if (g.kind === 'republish') await conn.query(SQL.markRepublishing(g.ids.length), [g.tryCount, this.timing.publishGraceMs * MS, g.reason, ...g.ids]);
-        else await conn.query(SQL.markDeadByJob(g.ids.length), [g.tryCount, g.reason, ...g.ids]);
+        if (g.kind === 'republish') await conn.query(SQL.markRepublishing(g.ids.length), [g.uncertain, g.tryCount, this.timing.publishGraceMs * MS, g.reason, ...g.ids]);
+        else await conn.query(SQL.markDeadByJob(g.ids.length), [g.uncertain, g.tryCount, g.reason, ...g.ids]);
       }
       await conn.commit();
       return round;

@@ -18,9 +18,10 @@ export const SQL = {
         update_time = UTC_TIMESTAMP(3)
     WHERE status = ${Status.sending} AND msg_id IN (${list(n)})`,
 
-  /** A counted failure (publish or SMTP). Args: status, dead(0/1), delayUs, tryCount, lastError, id, expectedTryCount, [leaseOwner]. */
+  /** A counted failure (publish or SMTP). Args: uncertain(0/1), status, dead(0/1), delayUs, tryCount, lastError, id, expectedTryCount, [leaseOwner]. */
   recordFailure: (guard: 'publisher' | 'listener') => `UPDATE msg_log
-    SET status = ?,
+    SET uncertain_count = uncertain_count + ?,
+        status = ?,
         next_try_time = IF(?, NULL, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND),
         try_count = ?,
         last_error = ?,
@@ -30,13 +31,17 @@ export const SQL = {
       guard === 'publisher' ? `status = ${Status.sending}` : `status IN (${PENDING_LIST}) AND lease_owner = ?`
     }`,
 
-  /** The listener's claim: one holder at a time; the job looks again when the lease runs out. Args: owner, leaseUs, leaseUs, id. */
-  claim: `UPDATE msg_log
-    SET lease_owner = ?,
+  /**
+   * The listener's claim: one holder at a time; the job looks again when the lease runs out. Taking over a lease
+   * that ran out with no outcome is an uncertain resend (the first holder may have sent it). Args: owner, leaseUs, leaseUs, id.
+   */
+  claim: (takeOverExpired: boolean) => `UPDATE msg_log
+    SET uncertain_count = uncertain_count + IF(lease_until IS NULL, 0, 1),
+        lease_owner = ?,
         lease_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         update_time = UTC_TIMESTAMP(3)
-    WHERE msg_id = ? AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))`,
+    WHERE msg_id = ? AND status IN (${PENDING_LIST}) AND ${takeOverExpired ? '(lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))' : 'lease_until IS NULL'}`,
 
   /** The SMTP server accepted the mail: final. A late confirm can no longer touch it. Args: note, id. */
   markConsumed: `UPDATE msg_log
@@ -61,15 +66,15 @@ export const SQL = {
     LIMIT ?
     FOR UPDATE SKIP LOCKED`,
 
-  /** The job re-publishes: sending again, due again only after the publish grace. Args: tryCount, graceUs, reason, ...ids. */
+  /** The job re-publishes: sending again, due again only after the publish grace. Args: uncertain(0/1), tryCount, graceUs, reason, ...ids. */
   markRepublishing: (n: number) => `UPDATE msg_log
-    SET status = ${Status.sending}, try_count = ?, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
+    SET uncertain_count = uncertain_count + ?, status = ${Status.sending}, try_count = ?, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         lease_until = NULL, lease_owner = NULL, last_error = COALESCE(?, last_error), update_time = UTC_TIMESTAMP(3)
     WHERE msg_id IN (${list(n)})`,
 
-  /** The job gives up on a row. Args: tryCount, reason, ...ids. */
+  /** The job gives up on a row. Args: uncertain(0/1), tryCount, reason, ...ids. */
   markDeadByJob: (n: number) => `UPDATE msg_log
-    SET status = ${Status.dead}, try_count = ?, next_try_time = NULL, lease_until = NULL, lease_owner = NULL,
+    SET uncertain_count = uncertain_count + ?, status = ${Status.dead}, try_count = ?, next_try_time = NULL, lease_until = NULL, lease_owner = NULL,
         last_error = ?, update_time = UTC_TIMESTAMP(3)
     WHERE msg_id IN (${list(n)})`,
 

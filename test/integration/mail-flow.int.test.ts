@@ -113,6 +113,19 @@ describe('the documented email case over HTTP', () => {
     expect(sink.countFor(msgId)).toBe(1);
   });
 
+  test('an SMTP connection dropped after the mail was sent counts as uncertain, and the resend carries the same Message-ID', async () => {
+    sink.mode = 'drop-after-data';
+    const { msgId } = (await send(mail())).body as { msgId: string };
+    await waitFor('the first copy at the sink', () => sink.countFor(msgId) === 1);
+    sink.mode = 'accept';
+    await waitFor('consumed', async () => (await statusOf(msgId)) === Status.consumed);
+    const row = await rowOf(db.pool, msgId);
+    expect(row).toMatchObject({ try_count: 1, uncertain_count: 1 });
+    const copies = sink.received.filter((m) => m.msgId === msgId);
+    expect(copies).toHaveLength(2);
+    expect(new Set(copies.map((c) => c.messageId))).toEqual(new Set([`<${msgId}@example.com>`]));
+  });
+
   test('retrying a mail that is not dead answers 409 problem+json and changes nothing', async () => {
     const { msgId } = (await send(mail())).body as { msgId: string };
     await waitFor('consumed', async () => (await statusOf(msgId)) === Status.consumed);

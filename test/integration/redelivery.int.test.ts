@@ -106,6 +106,7 @@ describe('the re-delivery job', () => {
     expect(row?.try_count).toBe(1);
     expect(row?.last_error).toMatch(/uncertain/);
     expect(row?.lease_until).toBeNull();
+    expect(row?.uncertain_count).toBe(1);
   });
 
   test('consumed and dead rows are never picked up, however old', async () => {

@@ -101,9 +101,10 @@ export interface Row {
   next_try_time: Date | null;
   last_error: string | null;
   lease_until: Date | null;
+  uncertain_count: number;
 }
 
 export async function rowOf(pool: Pool, msgId: string): Promise<Row | undefined> {
-  const rows = await pool.query<Row[]>('SELECT msg_id, status, try_count, next_try_time, last_error, lease_until FROM msg_log WHERE msg_id = ?', [msgId]);
+  const rows = await pool.query<Row[]>('SELECT msg_id, status, try_count, next_try_time, last_error, lease_until, uncertain_count FROM msg_log WHERE msg_id = ?', [msgId]);
   return rows[0];
 }

@@ -68,20 +68,20 @@ describe('planRedelivery', () => {
   const row = (status: StatusName, tryCount: number, leaseExpired = false): DueRow => ({ status: Status[status], tryCount, leaseExpired });
 
   test.each<[string, DueRow, RedeliveryPlan]>([
-    ['a sending row with no confirm counts one try (NO_CONFIRM)', row('sending', 0), { action: 'republish', tryCount: 1, reason: NO_CONFIRM }],
-    ['a second missing confirm counts again', row('sending', 1), { action: 'republish', tryCount: 2, reason: NO_CONFIRM }],
-    ['a missing confirm that reaches maxTries makes the row dead', row('sending', 2), { action: 'dead', tryCount: 3, reason: NO_CONFIRM }],
-    ['an expired lease on a delivered row counts one try (LEASE_EXPIRED)', row('delivered', 0, true), { action: 'republish', tryCount: 1, reason: LEASE_EXPIRED }],
-    ['an expired lease that reaches maxTries makes the row dead', row('delivered', 2, true), { action: 'dead', tryCount: 3, reason: LEASE_EXPIRED }],
-    ['an expired lease on a sending row is counted once, not twice', row('sending', 0, true), { action: 'republish', tryCount: 1, reason: LEASE_EXPIRED }],
-    ['an expired lease on a consume_failed row is counted', row('consume_failed', 1, true), { action: 'republish', tryCount: 2, reason: LEASE_EXPIRED }],
-    ['a delivered row that was not consumed is not counted', row('delivered', 0), { action: 'republish', tryCount: 0, reason: NOT_CONSUMED }],
-    ['a delivered row below maxTries is re-published without counting', row('delivered', 2), { action: 'republish', tryCount: 2, reason: NOT_CONSUMED }],
-    ['a delivered row already at maxTries is dead, tries exhausted', row('delivered', 3), { action: 'dead', tryCount: 3, reason: 'tries exhausted (3 of 3)' }],
-    ['a delivery_failed row was counted when it failed', row('delivery_failed', 1), { action: 'republish', tryCount: 1, reason: null }],
-    ['a consume_failed row was counted when it failed', row('consume_failed', 2), { action: 'republish', tryCount: 2, reason: null }],
-    ['a consume_failed row at maxTries is dead, tries exhausted', row('consume_failed', 3), { action: 'dead', tryCount: 3, reason: 'tries exhausted (3 of 3)' }],
-    ['a delivery_failed row past maxTries is dead, tries exhausted', row('delivery_failed', 4), { action: 'dead', tryCount: 4, reason: 'tries exhausted (4 of 3)' }],
+    ['a sending row with no confirm counts one try (NO_CONFIRM)', row('sending', 0), { action: 'republish', tryCount: 1, reason: NO_CONFIRM, uncertain: false }],
+    ['a second missing confirm counts again', row('sending', 1), { action: 'republish', tryCount: 2, reason: NO_CONFIRM, uncertain: false }],
+    ['a missing confirm that reaches maxTries makes the row dead', row('sending', 2), { action: 'dead', tryCount: 3, reason: NO_CONFIRM, uncertain: false }],
+    ['an expired lease on a delivered row counts one try (LEASE_EXPIRED)', row('delivered', 0, true), { action: 'republish', tryCount: 1, reason: LEASE_EXPIRED, uncertain: true }],
+    ['an expired lease that reaches maxTries makes the row dead', row('delivered', 2, true), { action: 'dead', tryCount: 3, reason: LEASE_EXPIRED, uncertain: true }],
+    ['an expired lease on a sending row is counted once, not twice', row('sending', 0, true), { action: 'republish', tryCount: 1, reason: LEASE_EXPIRED, uncertain: true }],
+    ['an expired lease on a consume_failed row is counted', row('consume_failed', 1, true), { action: 'republish', tryCount: 2, reason: LEASE_EXPIRED, uncertain: true }],
+    ['a delivered row that was not consumed is not counted', row('delivered', 0), { action: 'republish', tryCount: 0, reason: NOT_CONSUMED, uncertain: false }],
+    ['a delivered row below maxTries is re-published without counting', row('delivered', 2), { action: 'republish', tryCount: 2, reason: NOT_CONSUMED, uncertain: false }],
+    ['a delivered row already at maxTries is dead, tries exhausted', row('delivered', 3), { action: 'dead', tryCount: 3, reason: 'tries exhausted (3 of 3)', uncertain: false }],
+    ['a delivery_failed row was counted when it failed', row('delivery_failed', 1), { action: 'republish', tryCount: 1, reason: null, uncertain: false }],
+    ['a consume_failed row was counted when it failed', row('consume_failed', 2), { action: 'republish', tryCount: 2, reason: null, uncertain: false }],
+    ['a consume_failed row at maxTries is dead, tries exhausted', row('consume_failed', 3), { action: 'dead', tryCount: 3, reason: 'tries exhausted (3 of 3)', uncertain: false }],
+    ['a delivery_failed row past maxTries is dead, tries exhausted', row('delivery_failed', 4), { action: 'dead', tryCount: 4, reason: 'tries exhausted (4 of 3)', uncertain: false }],
   ])('%s', (_name, due, expected) => {
     expect(planRedelivery(due, 3)).toEqual(expected);
   });
@@ -90,6 +90,11 @@ describe('planRedelivery', () => {
     for (const status of ['delivered', 'delivery_failed', 'consume_failed'] as const) {
       for (const maxTries of [5, 10]) expect(planRedelivery(row(status, 4), maxTries).tryCount).toBe(4);
     }
+  });
+
+  test('with the "dead" uncertain policy an expired lease goes to a person instead of being sent again', () => {
+    expect(planRedelivery(row('delivered', 0, true), 3, 'dead')).toEqual({ action: 'dead', tryCount: 1, reason: LEASE_EXPIRED, uncertain: true });
+    expect(planRedelivery(row('delivery_failed', 0), 3, 'dead')).toEqual({ action: 'republish', tryCount: 0, reason: null, uncertain: false });
   });
 
   test('the reasons are distinct, human-readable strings', () => {

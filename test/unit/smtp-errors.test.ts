@@ -80,3 +80,21 @@ describe('classifySmtpError', () => {
     expect(new MailSendError('x', true).name).toBe('MailSendError');
   });
 });
+
+describe('uncertain SMTP outcomes', () => {
+  test('a connection lost without a reply is transient and uncertain: the server may have taken the mail', () => {
+    for (const code of ['ECONNECTION', 'ESOCKET', 'ETIMEDOUT']) {
+      const e = classifySmtpError({ code, message: 'Connection closed unexpectedly' });
+      expect({ code, permanent: e.permanent, uncertain: e.uncertain }).toEqual({ code, permanent: false, uncertain: true });
+    }
+  });
+
+  test('a connection that never opened is transient but certain: nothing can have been sent', () => {
+    expect(classifySmtpError({ code: 'ESOCKET', originalCode: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }).uncertain).toBe(false);
+  });
+
+  test('an SMTP reply is never uncertain', () => {
+    expect(classifySmtpError({ code: 'EENVELOPE', responseCode: 451, message: 'try later' }).uncertain).toBe(false);
+    expect(classifySmtpError({ code: 'EMESSAGE', responseCode: 554, message: 'rejected' }).uncertain).toBe(false);
+  });
+});

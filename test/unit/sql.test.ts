@@ -11,6 +11,13 @@ const STATEMENTS: [string, string][] = Object.entries(SQL).flatMap(([name, value
       ['recordFailure(listener)', build('listener')],
     ];
   }
+  if (name === 'claim') {
+    const build = value as (takeOverExpired: boolean) => string;
+    return [
+      ['claim(takeOver)', build(true)],
+      ['claim(free only)', build(false)],
+    ];
+  }
   const build = value as (n: number) => string;
   return [
     [`${name}(1)`, build(1)],
@@ -38,7 +45,7 @@ const placeholders = (sql: string) => (sql.match(/\?/g) ?? []).length;
 describe('SQL', () => {
   test('the statement list covers the updates this product runs', () => {
     expect(UPDATES.map(([name]) => name)).toEqual(
-      expect.arrayContaining(['markDelivered(1)', 'recordFailure(listener)', 'claim', 'markConsumed', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry']),
+      expect.arrayContaining(['markDelivered(1)', 'recordFailure(listener)', 'claim(takeOver)', 'claim(free only)', 'markConsumed', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry']),
     );
   });
 
@@ -67,8 +74,8 @@ describe('SQL', () => {
   });
 
   test('recordFailure takes one more argument for the listener (its lease owner) than for the publisher', () => {
-    expect(placeholders(SQL.recordFailure('publisher'))).toBe(7);
-    expect(placeholders(SQL.recordFailure('listener'))).toBe(8);
+    expect(placeholders(SQL.recordFailure('publisher'))).toBe(8);
+    expect(placeholders(SQL.recordFailure('listener'))).toBe(9);
   });
 
   test('markConsumed matches exactly the PENDING codes, so it can never match consumed (3) or dead (5)', () => {
@@ -96,9 +103,19 @@ describe('SQL', () => {
   });
 
   test('claim only matches pending rows whose lease is free or ran out', () => {
-    const where = whereOf(SQL.claim);
+    const where = whereOf(SQL.claim(true));
     expect(statusInList(where)?.sort()).toEqual([...PENDING].sort());
     expect(where).toMatch(/lease_until IS NULL OR lease_until <= UTC_TIMESTAMP\(3\)/);
+  });
+
+  test('under the "dead" uncertain policy a claim never takes over a lease that ran out', () => {
+    const where = whereOf(SQL.claim(false));
+    expect(where).toMatch(/AND lease_until IS NULL$/);
+  });
+
+  test('taking over a lease that ran out counts an uncertain send before the lease is replaced', () => {
+    const set = SQL.claim(true).split('WHERE')[0]!;
+    expect(set.indexOf('uncertain_count')).toBeLessThan(set.indexOf('lease_until = '));
   });
 
   test('the due-row query only picks pending rows and skips rows another instance has locked', () => {
@@ -107,8 +124,8 @@ describe('SQL', () => {
   });
 
   test('the job builders have one placeholder per id plus their fixed arguments', () => {
-    expect(placeholders(SQL.markRepublishing(4))).toBe(3 + 4);
-    expect(placeholders(SQL.markDeadByJob(4))).toBe(2 + 4);
+    expect(placeholders(SQL.markRepublishing(4))).toBe(4 + 4);
+    expect(placeholders(SQL.markDeadByJob(4))).toBe(3 + 4);
   });
 
   test('MS converts milliseconds to the microseconds INTERVAL ? MICROSECOND expects', () => {

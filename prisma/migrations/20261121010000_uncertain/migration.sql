@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE `msg_log` ADD COLUMN `uncertain_count` INTEGER NOT NULL DEFAULT 0;
