@@ -14,6 +14,7 @@ import type { RetryPolicy } from './core/retry';
 import { createHttpApp } from './http/app';
 import { RedeliveryJob } from './jobs/redelivery-job';
 import { QueueConsumer } from './listener/consumer';
+import { ListenerThreads } from './listener/listener-threads';
 import { MailListener } from './listener/mail-listener';
 import { createLogger, maskUrl, type Logger } from './logger';
 import { startDevCatcher, type DevCatcher } from './mail/dev-catcher';
@@ -45,6 +46,7 @@ export class MailDispatchApp {
   job: RedeliveryJob | null = null;
   server: Server | null = null;
   private consumer: QueueConsumer | null = null;
+  private threads: ListenerThreads | null = null;
   private publisherConn!: AmqpConnection;
   private consumerConn: AmqpConnection | null = null;
   private mailer: Mailer | null = null;
@@ -76,7 +78,8 @@ export class MailDispatchApp {
     this.publisher = new Publisher({ connection: this.publisherConn, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
     this.dispatcher = new Dispatcher({ repo: this.repo, publisher: this.publisher, retry: this.retry, logger: this.logger });
     this.mail = new MailService({ repo: this.repo, dispatcher: this.dispatcher, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
-    if (roles.has('listener')) await this.buildListener();
+    if (roles.has('listener') && c.LISTENER_THREADS > 0) await this.buildListenerThreads();
+    else if (roles.has('listener')) await this.buildListener();
     if (roles.has('job')) {
       this.job = new RedeliveryJob({
         repo: this.repo,
@@ -92,6 +95,7 @@ export class MailDispatchApp {
     }
     await this.publisherConn.start();
     await this.consumerConn?.start();
+    this.threads?.start();
     this.job?.start();
     if (roles.has('api')) await this.listen();
     this.logger.info({ roles: [...roles], amqp: maskUrl(c.AMQP_URL), database: maskUrl(c.DATABASE_URL), url: this.url || undefined }, 'mail dispatch started');
@@ -127,6 +131,16 @@ export class MailDispatchApp {
     this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger });
   }
 
+  private async buildListenerThreads(): Promise<void> {
+    const c = this.config;
+    let smtpUrl = c.SMTP_URL;
+    if (!smtpUrl) {
+      this.catcher = await startDevCatcher({ smtpPort: c.DEV_SMTP_PORT, webPort: c.DEV_MAIL_UI_PORT, logger: this.logger });
+      smtpUrl = this.catcher.smtpUrl;
+    }
+    this.threads = new ListenerThreads({ config: { ...c, SMTP_URL: smtpUrl }, count: c.LISTENER_THREADS, logger: this.logger });
+  }
+
   private async createMailer(): Promise<Mailer> {
     const c = this.config;
     let url = c.SMTP_URL;
@@ -155,7 +169,7 @@ export class MailDispatchApp {
   async waitUntilReady(ms: number): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-      if (this.publisher.isReady && (!this.consumer || this.consumer.isSubscribed)) return true;
+      if (this.publisher.isReady && (!this.consumer || this.consumer.isSubscribed) && (!this.threads || this.threads.allReady)) return true;
       await new Promise((r) => setTimeout(r, 25));
     }
     return false;
@@ -178,6 +192,8 @@ export class MailDispatchApp {
     await this.job?.stop();
     this.listener?.beginStop();
     await this.consumer?.stop(this.config.SMTP_TIMEOUT_MS + 5_000);
+    await this.threads?.stop(this.config.SMTP_TIMEOUT_MS + 10_000);
+    await this.listener?.close();
     await closing;
     await this.mail?.drain();
     await this.publisher?.drain();

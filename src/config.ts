@@ -21,13 +21,15 @@ const shape = z.object({
       .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
       .pipe(z.array(z.enum(['api', 'listener', 'job'])).min(1)),
     DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, 'must be a mysql:// or mariadb:// URL').default('mysql://root@127.0.0.1:3306/mail_dispatch'),
-    DATABASE_POOL_SIZE: int(10, 1),
+    DATABASE_POOL_SIZE: int(20, 1),
     MIGRATE_ON_START: bool(true),
     AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').default('amqp://guest:guest@127.0.0.1:5672'),
     MQ_EXCHANGE: name('mail.exchange'),
     MQ_QUEUE: name('mail.queue'),
     MQ_ROUTING_KEY: name('mail.routing.key'),
-    MQ_PREFETCH: int(20, 1),
+    MQ_PREFETCH: int(100, 1),
+    /** worker threads running the listener; 0 runs it on the main thread */
+    LISTENER_THREADS: int(1, 0).refine((n) => n <= 16, 'at most 16'),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     SMTP_POOL_SIZE: int(5, 1),
     SMTP_TIMEOUT_MS: int(30_000, 100),

@@ -1,7 +1,6 @@
 // Publishes with publisher confirms: persistent, mandatory, msgId as message and correlation id.
 // Every publish settles exactly once: ack, nack, returned (unroutable), error, timeout, or unavailable.
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import type { AmqpConnection } from './amqp-connection';
 import { declareTopology, parkingExchange, type TopologyNames } from './topology';
@@ -27,12 +26,12 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const PUBLISH_ID = 'x-publish-id';
-
 export class Publisher implements Publish {
   private channel: ConfirmChannel | null = null;
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<number, Pending>();
+  /** msgId → reply of a basic.return not yet matched with its ack */
   private readonly returned = new Map<string, string>();
+  private seq = 0;
 
   constructor(
     private readonly deps: { connection: AmqpConnection; topology: TopologyNames; confirmTimeoutMs: number; logger: Logger },
@@ -56,9 +55,10 @@ export class Publisher implements Publish {
       if (this.channel === ch) this.detach('channel closed');
     });
     // RabbitMQ sends basic.return before the ack of an unroutable mandatory publish.
+    // A msgId is never in flight twice at once (the job waits out the publish grace), so it keys the return.
     ch.on('return', (msg: Message) => {
-      const id = msg.properties.headers?.[PUBLISH_ID];
       const f = msg.fields as unknown as { replyCode?: number; replyText?: string };
+      const id = msg.properties.messageId;
       if (typeof id === 'string') this.returned.set(id, `${f.replyCode} ${f.replyText}`);
     });
     await declareTopology(ch, this.deps.topology);
@@ -76,7 +76,7 @@ export class Publisher implements Publish {
       const detail = this.deps.connection.isBlocked ? 'broker blocked publishing (resource alarm)' : 'broker not connected';
       return Promise.resolve({ ok: false, reason: 'unavailable', detail });
     }
-    const publishId = randomUUID();
+    const publishId = ++this.seq;
     const started = performance.now();
     return new Promise<PublishOutcome>((resolve) => {
       const timer = setTimeout(() => {
@@ -96,9 +96,9 @@ export class Publisher implements Publish {
             messageId: req.msgId,
             correlationId: req.msgId,
             timestamp: Math.floor(Date.now() / 1000),
-            headers: { ...req.headers, [PUBLISH_ID]: publishId },
+            ...(req.headers ? { headers: req.headers } : {}),
           },
-          (err: unknown) => this.onConfirm(publishId, err, started),
+          (err: unknown) => this.onConfirm(publishId, req.msgId, err, started),
         );
       } catch (err) {
         const p = this.pending.get(publishId);
@@ -118,11 +118,11 @@ export class Publisher implements Publish {
     });
   }
 
-  private onConfirm(publishId: string, err: unknown, started: number): void {
+  private onConfirm(publishId: number, msgId: string, err: unknown, started: number): void {
+    const returned = this.returned.get(msgId);
+    this.returned.delete(msgId);
     const p = this.pending.get(publishId);
     if (!p) return; // already timed out: the row was counted as failed then, and a late ack changes nothing
-    const returned = this.returned.get(publishId);
-    this.returned.delete(publishId);
     if (returned !== undefined) return this.finish(publishId, p, { ok: false, reason: 'returned', detail: `unroutable: ${returned}` });
     if (err) {
       const nack = err instanceof Error && /nack/i.test(err.message);
@@ -131,10 +131,9 @@ export class Publisher implements Publish {
     this.finish(publishId, p, { ok: true, latencyMs: performance.now() - started });
   }
 
-  private finish(publishId: string, p: Pending, outcome: PublishOutcome): void {
+  private finish(publishId: number, p: Pending, outcome: PublishOutcome): void {
     clearTimeout(p.timer);
     this.pending.delete(publishId);
-    this.returned.delete(publishId);
     p.settle(outcome);
   }
 

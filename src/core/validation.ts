@@ -70,6 +70,14 @@ export function mailRequestSchema(maxRecipients: number) {
 
 export type MailRequest = z.output<ReturnType<typeof mailRequestSchema>>;
 
+// Building a zod schema costs far more than running it: one per recipient cap, built once.
+const schemas = new Map<number, ReturnType<typeof mailRequestSchema>>();
+function schemaFor(maxRecipients: number): ReturnType<typeof mailRequestSchema> {
+  let schema = schemas.get(maxRecipients);
+  if (!schema) schemas.set(maxRecipients, (schema = mailRequestSchema(maxRecipients)));
+  return schema;
+}
+
 export interface FieldError {
   field: string;
   message: string;
@@ -81,7 +89,7 @@ export function validateMailRequest(body: unknown, maxRecipients: number): Valid
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, errors: [{ field: '(body)', message: 'the body must be a JSON object' }] };
   }
-  const result = mailRequestSchema(maxRecipients).safeParse(body);
+  const result = schemaFor(maxRecipients).safeParse(body);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, errors: result.error.issues.map(toFieldError) };
 }

@@ -7,7 +7,8 @@ import { isFinal, Status } from '../core/status';
 import { isDatabaseUnavailable } from '../errors';
 import type { Logger } from '../logger';
 import type { Mailer } from '../mail/mailer';
-import type { ListenerRow, MsgLogRepo } from '../store/msg-log-repo';
+import { Batcher } from '../store/batcher';
+import type { MsgLogRepo } from '../store/msg-log-repo';
 
 export type Verdict =
   | { action: 'ack'; outcome: 'consumed' | 'skipped' | 'failed' | 'dead' | 'parked' }
@@ -34,8 +35,29 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class MailListener {
   private claims = 0;
   private stopping = false;
+  // Deliveries arriving together are claimed by one UPDATE, and sends finishing together recorded by one;
+  // each delivery is still acked only after the batch carrying its outcome committed.
+  private readonly claimBatch: Batcher<string, { claimed: boolean; owner: string }>;
+  private readonly consumed: Batcher<string>;
 
-  constructor(private readonly deps: ListenerDeps) {}
+  constructor(private readonly deps: ListenerDeps) {
+    this.claimBatch = new Batcher({ maxItems: 100, maxWaitMs: 1, flush: (ids) => this.claimAll(ids) });
+    this.consumed = new Batcher<string>({ maxItems: 200, maxWaitMs: 2, flush: (ids) => deps.repo.markManyConsumed(ids) });
+  }
+
+  private async claimAll(ids: string[]): Promise<{ claimed: boolean; owner: string }[]> {
+    const owner = `${this.deps.instanceId}:${++this.claims}`;
+    // The same msgId twice in one batch (a duplicate delivery): only its first occurrence may be the holder.
+    const unique = [...new Set(ids)];
+    const held = await this.deps.repo.claimMany(unique, owner, this.deps.uncertainPolicy === 'resend');
+    const holder = new Map(unique.map((id, i) => [id, held[i]!]));
+    const seen = new Set<string>();
+    return ids.map((id) => {
+      const first = !seen.has(id);
+      seen.add(id);
+      return { claimed: first && holder.get(id)!, owner };
+    });
+  }
 
   /** Decides and carries out what one delivery means. Never throws. */
   async handle(body: Buffer): Promise<Verdict> {
@@ -48,48 +70,46 @@ export class MailListener {
     }
     const log = this.deps.logger.child({ msgId: message.msgId });
     try {
+      // Claim first: the common case costs one statement, and only a refused claim needs a look at the row.
+      const { claimed, owner } = await this.claimBatch.add(message.msgId);
+      if (claimed) return await this.sendClaimed(message, owner, log);
       const row = await this.deps.repo.findForListener(message.msgId);
       if (!row) return this.park(body, message.msgId, 'no msg_log row with this msgId');
-      if (isFinal(row.status) || row.leased) {
-        log.debug({ status: row.status }, 'duplicate delivery skipped');
-        return { action: 'ack', outcome: 'skipped' };
-      }
-      const owner = `${this.deps.instanceId}:${++this.claims}`;
-      if (!(await this.deps.repo.claim(message.msgId, owner, this.deps.uncertainPolicy === 'resend'))) {
-        log.debug('another delivery holds this mail; skipped');
-        return { action: 'ack', outcome: 'skipped' };
-      }
-      return await this.sendClaimed(row, owner, log);
+      // Final, held by another delivery, or (under the "dead" policy) an abandoned lease left to the job.
+      log.debug({ status: row.status, leased: row.leased }, 'delivery skipped: the mail is final or held elsewhere');
+      return { action: 'ack', outcome: 'skipped' };
     } catch (err) {
       if (!isDatabaseUnavailable(err)) log.error({ err }, 'listener failed before sending');
       return { action: 'retry-later', reason: (err as Error).message };
     }
   }
 
-  private async sendClaimed(row: ListenerRow, owner: string, log: Logger): Promise<Verdict> {
-    const mail = decodeMailMessage(row.msg);
+  private async sendClaimed(mail: MailMessage, owner: string, log: Logger): Promise<Verdict> {
     const started = performance.now();
     try {
       this.injectFault(mail);
       const result = await this.deps.mailer.send({ msgId: mail.msgId, to: mail.tos, subject: mail.subject, text: mail.content });
       const note = result.rejected.length ? `accepted for ${result.accepted.length}, rejected: ${result.rejected.join(', ')}`.slice(0, 1000) : null;
-      const ok = await this.persist(log, () => this.deps.repo.markConsumed(mail.msgId, note));
+      const ok = await this.persist(log, () => (note ? this.deps.repo.markConsumed(mail.msgId, note) : this.consumed.add(mail.msgId).then(() => true)));
       if (ok === undefined) return { action: 'retry-later', reason: 'could not record consumed' };
       log.info({ smtpMs: Math.round(performance.now() - started), response: result.response }, 'mail consumed');
       return { action: 'ack', outcome: 'consumed' };
     } catch (err) {
       const e = err instanceof MailSendError ? err : new TransientMailError((err as Error).message);
-      return this.recordSmtpFailure(row, owner, e, log);
+      return this.recordSmtpFailure(mail.msgId, owner, e, log);
     }
   }
 
   /** Counts one SMTP failure against the row; re-reads and decides again if a concurrent transition moved it. */
-  private async recordSmtpFailure(row: ListenerRow, owner: string, err: MailSendError, log: Logger): Promise<Verdict> {
-    let tryCount = row.tryCount;
+  private async recordSmtpFailure(msgId: string, owner: string, err: MailSendError, log: Logger): Promise<Verdict> {
     for (let attempt = 0; attempt < 3; attempt++) {
+      const row = await this.persist(log, () => this.deps.repo.findForListener(msgId));
+      if (row === undefined) return { action: 'retry-later', reason: 'could not read the row to record the SMTP failure' };
+      if (!row || isFinal(row.status)) return { action: 'ack', outcome: 'skipped' };
+      const tryCount = row.tryCount;
       const outcome = decideFailure(tryCount, Status.consume_failed, this.deps.retry, { permanent: err.permanent });
       const applied = await this.persist(log, () =>
-        this.deps.repo.recordFailure(row.msgId, 'listener', tryCount, outcome, err.message, { leaseOwner: owner, uncertain: err.uncertain }),
+        this.deps.repo.recordFailure(msgId, 'listener', tryCount, outcome, err.message, { leaseOwner: owner, uncertain: err.uncertain }),
       );
       if (applied === undefined) return { action: 'retry-later', reason: 'could not record the SMTP failure' };
       if (applied) {
@@ -97,9 +117,6 @@ export class MailListener {
         log.warn({ tryCount: outcome.tryCount, permanent: err.permanent, retryInMs: outcome.delayMs, err: err.message }, dead ? 'mail dead' : 'SMTP send failed; will retry');
         return { action: 'ack', outcome: dead ? 'dead' : 'failed' };
       }
-      const now = await this.persist(log, () => this.deps.repo.findForListener(row.msgId));
-      if (!now || isFinal(now.status)) return { action: 'ack', outcome: 'skipped' };
-      tryCount = now.tryCount;
     }
     return { action: 'retry-later', reason: 'the row kept changing under the listener' };
   }
@@ -133,5 +150,10 @@ export class MailListener {
   /** After this, outcome writes that keep failing give up (the lease then lets the job take over). */
   beginStop(): void {
     this.stopping = true;
+  }
+
+  async close(): Promise<void> {
+    await this.claimBatch.close();
+    await this.consumed.close();
   }
 }

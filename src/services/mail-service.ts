@@ -4,7 +4,8 @@ import { encodeMailMessage, type DevFault } from '../core/mail-message';
 import type { MsgIdGenerator } from '../core/ids';
 import type { MailRequest } from '../core/validation';
 import type { Logger } from '../logger';
-import type { MsgLogRepo } from '../store/msg-log-repo';
+import { Batcher } from '../store/batcher';
+import type { MsgLogRepo, NewRow } from '../store/msg-log-repo';
 import type { TopologyNames } from '../broker/topology';
 import type { Dispatcher } from './dispatcher';
 
@@ -17,6 +18,8 @@ const DUPLICATE_KEY = 'ER_DUP_ENTRY';
 
 export class MailService {
   private readonly inFlight = new Set<Promise<unknown>>();
+  // Concurrent requests share one multi-row INSERT and one commit; each still answers only after that commit.
+  private readonly inserts: Batcher<NewRow>;
 
   constructor(
     private readonly deps: {
@@ -26,17 +29,19 @@ export class MailService {
       topology: TopologyNames;
       logger: Logger;
     },
-  ) {}
+  ) {
+    this.inserts = new Batcher<NewRow>({ maxItems: 100, maxWaitMs: 1, flush: (rows) => deps.repo.insertMany(rows) });
+  }
 
   /** Resolves once the row is committed; the publish and its confirm carry on in the background. */
   async send(request: MailRequest, devFault?: DevFault): Promise<Accepted> {
-    const { repo, topology } = this.deps;
+    const { topology } = this.deps;
     const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
     for (let attempt = 1; ; attempt++) {
       row.msgId = this.deps.ids.next();
       row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, ...(devFault ? { devFault } : {}) });
       try {
-        await repo.insert(row);
+        await this.inserts.add({ msgId: row.msgId, msg: row.msg, exchange: row.exchange, routingKey: row.routingKey });
         break;
       } catch (err) {
         // Two instances sharing a worker id can collide on one millisecond; a fresh id settles it.
@@ -67,6 +72,7 @@ export class MailService {
 
   /** Waits for publishes started by requests to settle (each bounded by the confirm timeout). */
   async drain(): Promise<void> {
+    await this.inserts.close();
     await Promise.allSettled([...this.inFlight]);
   }
 }

@@ -1,21 +1,27 @@
 // Gathers items added by concurrent callers and flushes them together: after maxWaitMs, or at maxItems.
-// Each add() resolves when the flush that carried its item has committed (or rejects with its error).
+// Each add() settles when the flush that carried its item has committed: with the flush's per-item result
+// when it returns an array (one entry per item), or with its error.
 
-interface Waiter {
-  resolve: () => void;
+/** A flush may fail some items and not others (a duplicate key in a multi-row insert): it returns one of these. */
+export class PerItemErrors {
+  constructor(readonly errors: readonly unknown[]) {}
+}
+
+interface Waiter<R> {
+  resolve: (value: R) => void;
   reject: (err: unknown) => void;
 }
 
-export class Batcher<T> {
+export class Batcher<T, R = void> {
   private items: T[] = [];
-  private waiters: Waiter[] = [];
+  private waiters: Waiter<R>[] = [];
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<void>>();
 
   constructor(private readonly opts: { maxItems: number; maxWaitMs: number; flush: (items: T[]) => Promise<unknown> }) {}
 
-  add(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.items.push(item);
       this.waiters.push({ resolve, reject });
       if (this.items.length >= this.opts.maxItems) this.flushNow();
@@ -34,7 +40,7 @@ export class Batcher<T> {
     const p = Promise.resolve()
       .then(() => this.opts.flush(items))
       .then(
-        () => waiters.forEach((w) => w.resolve()),
+        (result) => waiters.forEach((w, i) => settle(w, result, i)),
         (err) => waiters.forEach((w) => w.reject(err)),
       )
       .finally(() => this.inFlight.delete(p));
@@ -46,4 +52,12 @@ export class Batcher<T> {
     this.flushNow();
     await Promise.all([...this.inFlight]);
   }
+}
+
+function settle<R>(w: Waiter<R>, result: unknown, i: number): void {
+  if (result instanceof PerItemErrors) {
+    const err = result.errors[i];
+    return err === undefined ? w.resolve(undefined as R) : w.reject(err);
+  }
+  w.resolve((Array.isArray(result) ? result[i] : undefined) as R);
 }

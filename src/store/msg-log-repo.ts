@@ -1,6 +1,7 @@
 // msg_log behind a small interface: each method is one guarded transition from src/store/sql.ts.
 import type { FailureOutcome, RedeliveryPlan } from '../core/retry';
 import { Status } from '../core/status';
+import { PerItemErrors } from './batcher';
 import type { Pool } from './db';
 import { MS, SQL } from './sql';
 
@@ -21,6 +22,13 @@ export interface ListenerRow extends MsgRow {
 
 export interface DueRow extends MsgRow {
   leaseExpired: boolean;
+}
+
+export interface NewRow {
+  msgId: string;
+  msg: string;
+  exchange: string;
+  routingKey: string;
 }
 
 export interface RepoTiming {
@@ -44,8 +52,24 @@ export class MsgLogRepo {
     private readonly timing: RepoTiming,
   ) {}
 
-  async insert(row: { msgId: string; msg: string; exchange: string; routingKey: string }): Promise<void> {
+  async insert(row: NewRow): Promise<void> {
     await this.pool.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+  }
+
+  /**
+   * Many rows in one statement and one commit. If the statement fails on a duplicate key, each row is tried alone,
+   * so only the colliding one fails; the result then says which.
+   */
+  async insertMany(rows: readonly NewRow[]): Promise<PerItemErrors | void> {
+    if (rows.length === 1) return this.insert(rows[0]!);
+    const graceUs = this.timing.publishGraceMs * MS;
+    try {
+      await this.pool.query(SQL.insertMany(rows.length), rows.flatMap((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err;
+      const results = await Promise.allSettled(rows.map((r) => this.insert(r)));
+      return new PerItemErrors(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
+    }
   }
 
   /** Confirms for many rows at once; rows no longer `sending` are left alone (a late confirm undoes nothing). */
@@ -77,9 +101,25 @@ export class MsgLogRepo {
     return num(res.affectedRows) === 1;
   }
 
+  /** Claims several rows for one owner at once; answers, per id, whether this owner now holds it. */
+  async claimMany(ids: readonly string[], owner: string, takeOverExpired = true): Promise<boolean[]> {
+    if (ids.length === 1) return [await this.claim(ids[0]!, owner, takeOverExpired)];
+    const leaseUs = this.timing.leaseMs * MS;
+    const res = await this.pool.query(SQL.claim(takeOverExpired, ids.length), [owner, leaseUs, leaseUs, ...ids]);
+    if (num(res.affectedRows) === ids.length) return ids.map(() => true);
+    const held = new Set((await this.pool.query<{ msgId: string }[]>(SQL.claimedBy(ids.length), [owner, ...ids])).map((r) => String(r.msgId)));
+    return ids.map((id) => held.has(id));
+  }
+
   async markConsumed(msgId: string, note: string | null): Promise<boolean> {
-    const res = await this.pool.query(SQL.markConsumed, [note, msgId]);
+    const res = await this.pool.query(SQL.markConsumed(1), [note, msgId]);
     return num(res.affectedRows) === 1;
+  }
+
+  /** Many accepted sends at once (no notes). */
+  async markManyConsumed(ids: readonly string[]): Promise<number> {
+    const res = await this.pool.query(SQL.markConsumed(ids.length), [null, ...ids]);
+    return num(res.affectedRows);
   }
 
   async findForListener(msgId: string): Promise<ListenerRow | null> {

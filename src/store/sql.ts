@@ -11,6 +11,10 @@ export const SQL = {
   insert: `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
     VALUES (?, ?, ?, ?, ${Status.sending}, 0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
 
+  /** Many new mails in one statement and one commit. Args per row: id, msg, exchange, rk, graceUs. */
+  insertMany: (n: number) => `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
+    VALUES ${Array.from({ length: n }, () => `(?, ?, ?, ?, ${Status.sending}, 0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`).join(',\n      ')}`,
+
   /** Broker confirms, many at once. A row a listener already holds keeps its lease deadline. Args: deadlineUs, ...ids. */
   markDelivered: (n: number) => `UPDATE msg_log
     SET status = ${Status.delivered},
@@ -35,18 +39,21 @@ export const SQL = {
    * The listener's claim: one holder at a time; the job looks again when the lease runs out. Taking over a lease
    * that ran out with no outcome is an uncertain resend (the first holder may have sent it). Args: owner, leaseUs, leaseUs, id.
    */
-  claim: (takeOverExpired: boolean) => `UPDATE msg_log
+  claim: (takeOverExpired: boolean, n = 1) => `UPDATE msg_log
     SET uncertain_count = uncertain_count + IF(lease_until IS NULL, 0, 1),
         lease_owner = ?,
         lease_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         update_time = UTC_TIMESTAMP(3)
-    WHERE msg_id = ? AND status IN (${PENDING_LIST}) AND ${takeOverExpired ? '(lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))' : 'lease_until IS NULL'}`,
+    WHERE msg_id IN (${list(n)}) AND status IN (${PENDING_LIST}) AND ${takeOverExpired ? '(lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))' : 'lease_until IS NULL'}`,
 
-  /** The SMTP server accepted the mail: final. A late confirm can no longer touch it. Args: note, id. */
-  markConsumed: `UPDATE msg_log
+  /** Which of the rows a batched claim took. Args: owner, ...ids. */
+  claimedBy: (n: number) => `SELECT msg_id AS msgId FROM msg_log WHERE lease_owner = ? AND msg_id IN (${list(n)})`,
+
+  /** The SMTP server accepted the mails: final. A late confirm can no longer touch them. Args: note, ...ids. */
+  markConsumed: (n: number) => `UPDATE msg_log
     SET status = ${Status.consumed}, next_try_time = NULL, lease_until = NULL, lease_owner = NULL, last_error = ?, update_time = UTC_TIMESTAMP(3)
-    WHERE msg_id = ? AND status IN (${PENDING_LIST})`,
+    WHERE msg_id IN (${list(n)}) AND status IN (${PENDING_LIST})`,
 
   /** What the listener needs to decide. Args: id. */
   findForListener: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount,

@@ -44,6 +44,7 @@ describe('the app as a process', () => {
       env: {
         ...process.env,
         ...FAST,
+        LISTENER_THREADS: '1', // the real entry point, with the listener on its own thread
         PORT: String(port),
         LOG_LEVEL: 'warn',
         DATABASE_URL: db.url,

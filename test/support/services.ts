@@ -54,6 +54,9 @@ export const FAST: Record<string, string> = {
   SMTP_TIMEOUT_MS: '2000',
   LEASE_MS: '5000',
   MQ_PREFETCH: '20',
+  // jest loads TypeScript itself, which worker threads cannot: the listener runs on the main thread here
+  // (test/integration/process.int.test.ts runs the real entry point with a listener thread).
+  LISTENER_THREADS: '0',
   MIGRATE_ON_START: 'true',
 };
 

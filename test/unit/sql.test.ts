@@ -45,7 +45,7 @@ const placeholders = (sql: string) => (sql.match(/\?/g) ?? []).length;
 describe('SQL', () => {
   test('the statement list covers the updates this product runs', () => {
     expect(UPDATES.map(([name]) => name)).toEqual(
-      expect.arrayContaining(['markDelivered(1)', 'recordFailure(listener)', 'claim(takeOver)', 'claim(free only)', 'markConsumed', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry']),
+      expect.arrayContaining(['markDelivered(1)', 'recordFailure(listener)', 'claim(takeOver)', 'claim(free only)', 'markConsumed(3)', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry']),
     );
   });
 
@@ -79,7 +79,7 @@ describe('SQL', () => {
   });
 
   test('markConsumed matches exactly the PENDING codes, so it can never match consumed (3) or dead (5)', () => {
-    const list = statusInList(whereOf(SQL.markConsumed));
+    const list = statusInList(whereOf(SQL.markConsumed(1)));
     expect(list?.sort()).toEqual([Status.sending, Status.delivered, Status.delivery_failed, Status.consume_failed].sort());
     expect(list).not.toContain(Status.consumed);
     expect(list).not.toContain(Status.dead);

@@ -1,0 +1,213 @@
+// npm run bench: end-to-end figures of the app, the SMTP stage alone and (where it is present) the BullMQ peer,
+// measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
+//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10]
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { backlogRun, historyRun } from './bench-rounds';
+import { cpuMs, freePort, peakRssMb, rssMb, sleep, waitFor, writesCounter } from './bench-util';
+import { smtpStage } from './smtp-stage';
+import { startPeer } from './peer';
+import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
+
+const ROOT = path.resolve(__dirname, '../..');
+const { values: opt } = parseArgs({
+  options: {
+    n: { type: 'string', default: '20000' },
+    conns: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '2000' },
+    'no-peer': { type: 'boolean', default: false },
+    backlog: { type: 'string' },
+    history: { type: 'string' },
+    'soak-minutes': { type: 'string' },
+  },
+});
+const N = Number(opt.n);
+const CONNS = Number(opt.conns);
+const SERVER = (process.env.BENCH_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const BODY = JSON.stringify({ subject: 'load test', content: 'x'.repeat(200), tos: 'someone@example.com' });
+
+interface Sink {
+  smtpPort: number;
+  count(): Promise<{ received: number; uniqueMessageIds: number }>;
+  reset(): Promise<void>;
+  proc: ChildProcess;
+}
+
+async function startSink(): Promise<Sink> {
+  const smtpPort = await freePort();
+  const httpPort = await freePort();
+  const proc = fork(path.join(__dirname, 'sink.mjs'), { env: { ...process.env, SINK_SMTP_PORT: String(smtpPort), SINK_HTTP_PORT: String(httpPort) }, stdio: 'ignore' });
+  await new Promise((r) => proc.once('message', r));
+  const base = `http://127.0.0.1:${httpPort}`;
+  return {
+    smtpPort,
+    proc,
+    count: async () => (await (await fetch(`${base}/count`)).json()) as { received: number; uniqueMessageIds: number },
+    reset: async () => void (await fetch(`${base}/reset`, { method: 'POST' })),
+  };
+}
+
+interface App {
+  url: string;
+  proc: ChildProcess;
+  dbUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<App> {
+  const port = await freePort();
+  const name = `mail_bench_${Date.now().toString(36)}`;
+  const dbUrl = `${SERVER}/${name}`;
+  // The compiled app, as it runs in production (one process: what /proc shows for this pid is all of it).
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: dbUrl,
+      AMQP_URL,
+      SMTP_URL: `smtp://127.0.0.1:${sink.smtpPort}?ignoreTLS=true`,
+      MQ_EXCHANGE: `${name}.exchange`,
+      MQ_QUEUE: `${name}.queue`,
+      MQ_ROUTING_KEY: `${name}.key`,
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('the app to be ready', async () => (await fetch(`${url}/ready`).catch(() => null))?.status === 200, 60_000);
+  return {
+    url,
+    proc,
+    dbUrl,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      await dropDatabase(dbUrl).catch(() => undefined);
+    },
+  };
+}
+
+/** Posts n mails over `conns` connections, then waits until the sink has them all. */
+async function load(url: string, n: number, sink: Sink, done?: () => Promise<boolean>) {
+  await sink.reset();
+  const t0 = Date.now();
+  const r = await autocannon({ url: `${url}/mail/send`, method: 'POST', connections: CONNS, amount: n, headers: { 'content-type': 'application/json' }, body: BODY });
+  const acceptedMs = Date.now() - t0;
+  await waitFor('every mail at the sink', async () => (await sink.count()).received >= n && (!done || (await done())), 600_000, 20);
+  const totalMs = Date.now() - t0;
+  const c = await sink.count();
+  return {
+    mails: n,
+    non2xx: r.non2xx + r.errors,
+    acceptPerSec: Math.round(n / (acceptedMs / 1000)),
+    endToEndPerSec: Math.round(c.received / (totalMs / 1000)),
+    received: c.received,
+    uniqueMessageIds: c.uniqueMessageIds,
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+  };
+}
+
+async function consumedAll(dbUrl: string, n: number): Promise<() => Promise<boolean>> {
+  const pool = createPool(dbUrl, 1);
+  return async () => {
+    const rows = await pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE status = 3');
+    const ok = Number(rows[0]!.n) >= n;
+    if (ok) await pool.end();
+    return ok;
+  };
+}
+
+async function benchApp(sink: Sink) {
+  const app = await startApp(sink);
+  try {
+    await load(app.url, Number(opt.warmup), sink);
+    const writes = await writesCounter(SERVER);
+    const before = await consumedAll(app.dbUrl, Number(opt.warmup) + N);
+    const cpu0 = cpuMs(app.proc.pid!);
+    const result = await load(app.url, N, sink, before);
+    const cpuMsPerMail = Number(((cpuMs(app.proc.pid!) - cpu0) / N).toFixed(3));
+    const w = await writes();
+    return { ...result, cpuMsPerMail, dbStatementsPerMail: Number((w.statements / N).toFixed(2)), dbRowWritesPerMail: Number((w.rows / N).toFixed(2)), peakRssMb: peakRssMb(app.proc.pid!) };
+  } finally {
+    await app.stop();
+  }
+}
+
+async function soak(sink: Sink, minutes: number, ratePerSec: number) {
+  const app = await startApp(sink);
+  const samples: number[] = [];
+  try {
+    const until = Date.now() + minutes * 60_000;
+    const sampler = setInterval(() => samples.push(rssMb(app.proc.pid!)), 10_000);
+    await autocannon({ url: `${app.url}/mail/send`, method: 'POST', connections: 10, overallRate: ratePerSec, duration: minutes * 60, headers: { 'content-type': 'application/json' }, body: BODY });
+    clearInterval(sampler);
+    await sleep(Math.max(0, until - Date.now()));
+    const firstHalf = samples.slice(0, Math.floor(samples.length / 2));
+    const secondHalf = samples.slice(Math.floor(samples.length / 2));
+    const avg = (a: number[]) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
+    return { minutes, ratePerSec, rssMbFirstHalf: avg(firstHalf), rssMbSecondHalf: avg(secondHalf), rssMbMax: Math.max(...samples), peakRssMb: peakRssMb(app.proc.pid!) };
+  } finally {
+    await app.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
+  const out: Record<string, unknown> = { machine: { cores: require('node:os').cpus().length, node: process.version }, n: N, connections: CONNS };
+  if (opt.history) {
+    out.history = await historyRun(SERVER, Number(opt.history));
+    console.log(JSON.stringify(out, null, 2));
+    return;
+  }
+  const sink = await startSink();
+  try {
+    out.smtpStage = await smtpStage(sink.smtpPort, opt.backlog ? Number(opt.backlog) : N, sink);
+    if (opt.backlog) {
+      const dbUrl = `${SERVER}/mail_bench_backlog_${Date.now().toString(36)}`;
+      await ensureDatabase(dbUrl);
+      out.backlog = await backlogRun({ dbUrl, rows: Number(opt.backlog), sink, startApp: (env) => startApp(sink, { ...env, DATABASE_URL: dbUrl }) });
+      const ratio = (out.backlog as { mailsPerSec: number }).mailsPerSec / (out.smtpStage as { mailsPerSec: number }).mailsPerSec;
+      out.backlogVsSmtpStage = Number(ratio.toFixed(2));
+    } else if (opt['soak-minutes']) {
+      out.soak = await soak(sink, Number(opt['soak-minutes']), Number(process.env.SOAK_RATE ?? 1000));
+    } else {
+      const app = await benchApp(sink);
+      out.app = app;
+      const peerDir = process.env.PEER_DIR ?? path.resolve(ROOT, '../shared/peer');
+      if (!opt['no-peer'] && existsSync(path.join(peerDir, 'bullmq-app.mjs'))) {
+        const peer = await startPeer(peerDir, sink.smtpPort);
+        try {
+          await load(peer.url, Number(opt.warmup), sink);
+          const cpu0 = cpuMs(peer.proc.pid!);
+          const result = await load(peer.url, N, sink);
+          out.peer = { ...result, cpuMsPerMail: Number(((cpuMs(peer.proc.pid!) - cpu0) / N).toFixed(3)), peakRssMb: peakRssMb(peer.proc.pid!) };
+        } finally {
+          await peer.stop();
+        }
+        const p = out.peer as { endToEndPerSec: number; p99ms: number };
+        out.ratios = { endToEndVsPeer: Number((app.endToEndPerSec / p.endToEndPerSec).toFixed(2)), p99VsPeer: Number((app.p99ms / p.p99ms).toFixed(2)) };
+      }
+      out.endToEndVsSmtpStage = Number((app.endToEndPerSec / (out.smtpStage as { mailsPerSec: number }).mailsPerSec).toFixed(2));
+    }
+  } finally {
+    sink.proc.kill();
+  }
+  console.log(JSON.stringify(out, null, 2));
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

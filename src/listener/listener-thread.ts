@@ -1,0 +1,30 @@
+// Entry point of one listener thread (see listener-threads.ts): the listener role of the app, stopped on request.
+import { parentPort, workerData } from 'node:worker_threads';
+import { MailDispatchApp } from '../app';
+import type { Config } from '../config';
+import type { ThreadMessage } from './listener-threads';
+
+const { config } = workerData as { config: Config; index: number };
+const post = (m: ThreadMessage) => parentPort!.postMessage(m);
+const app = new MailDispatchApp(config);
+
+parentPort!.on('message', (m: unknown) => {
+  if (m !== 'stop') return;
+  void app.stop().finally(() => {
+    post({ type: 'stopped' });
+    process.exit(0);
+  });
+});
+
+app.start().then(
+  async () => {
+    while (!(await app.waitUntilReady(1_000))) {
+      // waiting for the broker; the recovery in AmqpConnection keeps trying
+    }
+    post({ type: 'ready' });
+  },
+  (err: Error) => {
+    post({ type: 'failed', error: err.message });
+    process.exit(1);
+  },
+);

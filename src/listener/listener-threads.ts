@@ -1,0 +1,59 @@
+// The listener in worker threads of the same process: SMTP and its bookkeeping get a core of their own while
+// the main thread serves HTTP and publishes. Each thread runs the ordinary listener role (its own pool, broker
+// connection and SMTP pool); a thread that dies is started again.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+
+export type ThreadMessage = { type: 'ready' } | { type: 'stopped' } | { type: 'failed'; error: string };
+
+// The same extension as this file: .js when compiled, .ts under tsx (whose loader the threads inherit).
+const ENTRY = path.join(__dirname, `listener-thread${path.extname(__filename)}`);
+
+export class ListenerThreads {
+  private readonly workers = new Set<Worker>();
+  private readonly ready = new WeakSet<Worker>();
+  private stopping = false;
+
+  constructor(private readonly deps: { config: Config; count: number; logger: Logger }) {}
+
+  start(): void {
+    for (let i = 0; i < this.deps.count; i++) this.spawn(i);
+  }
+
+  get allReady(): boolean {
+    return this.workers.size === this.deps.count && [...this.workers].every((w) => this.ready.has(w));
+  }
+
+  private spawn(index: number): void {
+    const config: Config = { ...this.deps.config, ROLES: ['listener'], LISTENER_THREADS: 0, MIGRATE_ON_START: false };
+    const worker = new Worker(ENTRY, { workerData: { config, index } });
+    this.workers.add(worker);
+    worker.on('message', (m: ThreadMessage) => {
+      if (m.type === 'ready') this.ready.add(worker);
+      if (m.type === 'failed') this.deps.logger.error({ thread: index, err: m.error }, 'listener thread could not start');
+    });
+    worker.on('error', (err) => this.deps.logger.error({ thread: index, err }, 'listener thread crashed'));
+    worker.on('exit', (code) => {
+      this.workers.delete(worker);
+      if (this.stopping) return;
+      this.deps.logger.error({ thread: index, code }, 'listener thread exited; starting it again in 1 s');
+      setTimeout(() => !this.stopping && this.spawn(index), 1_000).unref();
+    });
+  }
+
+  /** Each thread finishes the deliveries in hand (send, record, ack) and closes; stragglers are terminated. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.workers].map(async (w) => {
+        const exited = new Promise<void>((r) => w.once('exit', () => r()));
+        w.postMessage('stop');
+        const timer = setTimeout(() => void w.terminate(), timeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
