@@ -1,6 +1,7 @@
 // The SMTP side: nodemailer, pooled, behind a small interface so the listener can be tested without it.
 import nodemailer from 'nodemailer';
 import { classifySmtpError } from '../core/smtp-errors';
+import { buildPlainMail, formatFrom } from './mime';
 
 export interface OutgoingMail {
   msgId: string;
@@ -63,21 +64,25 @@ export function smtpTransportOptions(o: SmtpOptions) {
 
 export class SmtpMailer implements Mailer {
   private readonly transport;
+  private readonly from: { header: string; address: string };
 
   constructor(private readonly options: SmtpOptions) {
     this.transport = nodemailer.createTransport(smtpTransportOptions(options));
+    this.from = formatFrom(options.from);
   }
 
   async send(mail: OutgoingMail): Promise<SendResult> {
+    const raw = buildPlainMail({
+      fromHeader: this.from.header,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      messageId: messageIdFor(mail.msgId, this.options.from),
+      msgId: mail.msgId,
+    });
     try {
-      const info = await this.transport.sendMail({
-        from: this.options.from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        messageId: messageIdFor(mail.msgId, this.options.from),
-        headers: { 'X-Msg-Id': mail.msgId },
-      });
+      // The envelope sender is MAIL_FROM's address, never anything from the request.
+      const info = await this.transport.sendMail({ envelope: { from: this.from.address, to: [...mail.to] }, raw });
       return {
         accepted: (info.accepted ?? []).map(String),
         rejected: (info.rejected ?? []).map(String),
