@@ -132,23 +132,21 @@ export class MailDispatchApp {
   }
 
   private async buildListenerThreads(): Promise<void> {
-    const c = this.config;
-    let smtpUrl = c.SMTP_URL;
-    if (!smtpUrl) {
-      this.catcher = await startDevCatcher({ smtpPort: c.DEV_SMTP_PORT, webPort: c.DEV_MAIL_UI_PORT, logger: this.logger });
-      smtpUrl = this.catcher.smtpUrl;
-    }
-    this.threads = new ListenerThreads({ config: { ...c, SMTP_URL: smtpUrl }, count: c.LISTENER_THREADS, logger: this.logger });
+    const config = { ...this.config, SMTP_URL: await this.smtpUrl() };
+    this.threads = new ListenerThreads({ config, count: this.config.LISTENER_THREADS, logger: this.logger });
   }
 
   private async createMailer(): Promise<Mailer> {
     const c = this.config;
-    let url = c.SMTP_URL;
-    if (!url) {
-      this.catcher = await startDevCatcher({ smtpPort: c.DEV_SMTP_PORT, webPort: c.DEV_MAIL_UI_PORT, logger: this.logger });
-      url = this.catcher.smtpUrl;
-    }
-    return new SmtpMailer({ url, from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
+    return new SmtpMailer({ url: await this.smtpUrl(), from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
+  }
+
+  /** SMTP_URL, or in development without one, a local mail catcher started for the purpose. */
+  private async smtpUrl(): Promise<string> {
+    const c = this.config;
+    if (c.SMTP_URL) return c.SMTP_URL;
+    this.catcher ??= await startDevCatcher({ smtpPort: c.DEV_SMTP_PORT, webPort: c.DEV_MAIL_UI_PORT, logger: this.logger });
+    return this.catcher.smtpUrl;
   }
 
   private async listen(): Promise<void> {

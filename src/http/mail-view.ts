@@ -1,13 +1,9 @@
 // How a msg_log row is shown by the API: status by name and code, times as ISO strings, the mail's subject and recipients.
 import { statusName, type StatusName } from '../core/status';
+import type { MsgRow } from '../store/msg-log-repo';
 
-export interface MsgLogRecord {
-  msgId: string;
-  msg: string;
-  exchange: string;
-  routingKey: string;
-  status: number;
-  tryCount: number;
+/** A whole msg_log row as Prisma reads it. */
+export interface MsgLogRecord extends MsgRow {
   nextTryTime: Date | null;
   createTime: Date;
   updateTime: Date;

@@ -1,10 +1,8 @@
 // A real RabbitMQ restart (rabbitmqctl stop_app / start_app) while mails are being accepted and sent.
 import { execFileSync, spawnSync } from 'node:child_process';
 import request from 'supertest';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { startFixture, type Fixture } from '../support/services';
 import { sleep, waitFor } from '../support/wait';
 
 const hasCtl = spawnSync('rabbitmqctl', ['-q', 'status'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -12,23 +10,19 @@ const rabbitmqctl = (...args: string[]) => execFileSync('rabbitmqctl', ['-q', ..
 
 // Needs a broker this machine controls; where there is none (a remote broker) the suite says so and skips.
 (hasCtl ? describe : describe.skip)('a broker restart under load', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let sink: Fixture['sink'];
+  let app: Fixture['app'];
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, sink.url));
+    f = await startFixture();
+    ({ db, sink, app } = f);
   });
 
   afterAll(async () => {
     rabbitmqctl('start_app');
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
+    await f?.stop();
   });
 
   test('every mail accepted before, during and after the restart is consumed, and each reaches the SMTP server exactly once', async () => {

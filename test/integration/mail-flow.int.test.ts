@@ -1,31 +1,23 @@
 // The documented email case end to end over HTTP: real RabbitMQ, real MariaDB, a loopback SMTP sink.
 import request from 'supertest';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { rowOf, startFixture, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
 const mail = (subject = 'Hello from the test') => ({ subject, content: 'http://www.mark-to-win.com/tutorial/51081.html', tos: 'someone@example.com' });
 
 describe('the documented email case over HTTP', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let sink: Fixture['sink'];
+  let app: Fixture['app'];
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+    f = await startFixture({ DEV_FAULTS: 'true' });
+    ({ db, sink, app } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   beforeEach(() => {
     sink.mode = 'accept';

@@ -1,9 +1,7 @@
 // The Postman scenarios (postman/) run with newman against a real app, as `npm run postman` runs them.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { MailDispatchApp } from '../../src/app';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { startFixture, type Fixture } from '../support/services';
 
 function runNewman(baseUrl: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -19,26 +17,16 @@ function runNewman(baseUrl: string): Promise<{ code: number | null; output: stri
 }
 
 describe('the Postman collection', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+    f = await startFixture({ DEV_FAULTS: 'true' });
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   test('runs the three documented scenarios and the validation cases with every assertion passing', async () => {
-    const { code, output } = await runNewman(app.url);
+    const { code, output } = await runNewman(f.app.url);
     if (code !== 0) process.stderr.write(output);
     expect(output).toMatch(/assertions\s*│\s*\d+\s*│\s*0\s*│/);
     expect(code).toBe(0);

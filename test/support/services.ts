@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createPool, dropDatabase, ensureDatabase, type Pool } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
+import { SmtpSink } from './smtp-sink';
 
 export const SERVER_DB_URL = (process.env.TEST_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -110,4 +111,32 @@ export interface Row {
 export async function rowOf(pool: Pool, msgId: string): Promise<Row | undefined> {
   const rows = await pool.query<Row[]>('SELECT msg_id, status, try_count, next_try_time, last_error, lease_until, uncertain_count FROM msg_log WHERE msg_id = ?', [msgId]);
   return rows[0];
+}
+
+/** One test file's world: its own database, broker names, SMTP sink and a running app. */
+export interface Fixture {
+  topology: TopologyNames;
+  db: TestDb;
+  sink: SmtpSink;
+  app: MailDispatchApp;
+  stop(): Promise<void>;
+}
+
+export async function startFixture(env: Record<string, string> = {}): Promise<Fixture> {
+  const topology = uniqueTopology();
+  const sink = await new SmtpSink().start();
+  const db = await createTestDb();
+  const app = await startApp(testConfig(db, topology, sink.url, env));
+  return {
+    topology,
+    db,
+    sink,
+    app,
+    stop: async () => {
+      await app.stop();
+      await sink.stop();
+      await db.drop();
+      await deleteTopology(topology);
+    },
+  };
 }
