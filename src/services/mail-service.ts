@@ -15,6 +15,8 @@ export interface Accepted {
 
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
 
+export type NewMsgRow = Parameters<MsgLogRepo['insert']>[0];
+
 export class MailService {
   private readonly inFlight = new Set<Promise<unknown>>();
 
@@ -29,14 +31,15 @@ export class MailService {
   ) {}
 
   /** Resolves once the row is committed; the publish and its confirm carry on in the background. */
-  async send(request: MailRequest, devFault?: DevFault): Promise<Accepted> {
+  async send(request: MailRequest, devFault?: DevFault, idempotency?: { insert(row: NewMsgRow): Promise<void> }): Promise<Accepted> {
     const { repo, topology } = this.deps;
     const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
     for (let attempt = 1; ; attempt++) {
       row.msgId = this.deps.ids.next();
       row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, ...(devFault ? { devFault } : {}) });
       try {
-        await repo.insert(row);
+        // With an Idempotency-Key, the key row and the msg_log row are inserted in one transaction.
+        await (idempotency ? idempotency.insert(row) : repo.insert(row));
         break;
       } catch (err) {
         // Two instances sharing a worker id can collide on one millisecond; a fresh id settles it.

@@ -48,6 +48,11 @@ export class MsgLogRepo {
     await this.pool.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
   }
 
+  /** The same insert on a connection the caller holds, inside its own transaction (Idempotency-Key). */
+  async insertOn(conn: Pick<Pool, 'query'>, row: { msgId: string; msg: string; exchange: string; routingKey: string }): Promise<void> {
+    await conn.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+  }
+
   /** Confirms for many rows at once; rows no longer `sending` are left alone (a late confirm undoes nothing). */
   async markDelivered(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
