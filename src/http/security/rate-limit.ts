@@ -54,7 +54,7 @@ export class TokenBuckets {
       if (tokens < n) waitMs = Math.max(waitMs, (n - tokens) / this.perMs);
       return tokens;
     });
-    if (waitMs > 0) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    if (waitMs > 0) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000 - 1e-6)) };
     keys.forEach((key, i) => this.set(key, current[i]! - n, now));
     this.evict();
     return { ok: true };
