@@ -12,6 +12,8 @@ import type { Config } from './config';
 import { MsgIdGenerator } from './core/ids';
 import type { RetryPolicy } from './core/retry';
 import { createHttpApp } from './http/app';
+import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from './http/security';
+import { IdempotencyRepo } from './store/idempotency-repo';
 import { RedeliveryJob } from './jobs/redelivery-job';
 import { QueueConsumer } from './listener/consumer';
 import { ListenerThreads } from './listener/listener-threads';
@@ -45,6 +47,7 @@ export class MailDispatchApp {
   listener: MailListener | null = null;
   job: RedeliveryJob | null = null;
   server: Server | null = null;
+  security: HttpSecurity | null = null;
   private consumer: QueueConsumer | null = null;
   private threads: ListenerThreads | null = null;
   private publisherConn!: AmqpConnection;
@@ -150,7 +153,18 @@ export class MailDispatchApp {
   }
 
   private async listen(): Promise<void> {
+    const c = this.config;
+    this.security = createHttpSecurity({
+      keys: apiKeysOf(c),
+      limits: { perKeyPerMinute: c.RATE_LIMIT_PER_KEY, perRecipientPerHour: c.RATE_LIMIT_PER_RECIPIENT },
+      idempotency: new IdempotencyStore({ repo: new IdempotencyRepo(this.pool, this.repo, c.IDEMPOTENCY_TTL_HOURS * 3_600_000), logger: this.logger }),
+      logger: this.logger,
+    });
+    if (this.security.keys.length === 0) {
+      this.logger.warn({ NODE_ENV: c.NODE_ENV }, 'API_KEYS is empty: the API is open to anyone who can reach it (refused in production; run `npm run apikey`)');
+    }
     const http = createHttpApp({
+      security: this.security,
       mail: this.mail,
       prisma: this.prisma,
       maxRecipients: this.config.MAX_RECIPIENTS,

@@ -2,6 +2,7 @@
 // .env.example lists exactly the keys read here.
 import { z } from 'zod';
 import { DEFAULT_CRON, isValidCron } from './jobs/cron';
+import { parseApiKeys } from './http/security/api-keys';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -35,6 +36,13 @@ const shape = z.object({
     SMTP_TIMEOUT_MS: int(30_000, 100),
     MAIL_FROM: z.string().min(3).default('Mail Dispatch <noreply@example.com>'),
     MAX_RECIPIENTS: int(50, 1),
+    // Comma-separated sha256:<hex> hashes of the accepted API keys (`npm run apikey` makes one); several for rotation.
+    API_KEYS: z.string().default(''),
+    // A burst guard per key, sized so the product's own throughput fits under it.
+    RATE_LIMIT_PER_KEY: int(60_000, 0),
+    // Unset: 1,000 per recipient per hour in production, off elsewhere (load tests send to one address).
+    RATE_LIMIT_PER_RECIPIENT: z.coerce.number().int().min(0).optional(),
+    IDEMPOTENCY_TTL_HOURS: int(24, 1),
     REDELIVERY_CRON: z.string().default(DEFAULT_CRON).refine(isValidCron, 'not a valid cron expression'),
     REDELIVERY_BATCH: int(500, 1),
     MAX_TRIES: int(3, 1),
@@ -68,7 +76,22 @@ const schema = shape.superRefine((c, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production (development starts a local mail catcher instead)' });
     }
     if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
-  });
+    // API keys: never echoed in a message (entries are named by number). Production refuses to serve the API without one.
+    const keys = parseApiKeys(c.API_KEYS);
+    for (const problem of keys.problems) ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: problem });
+    if (c.NODE_ENV !== 'development' && keys.keys.some((k) => k.plain)) {
+      ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'holds a plain key; outside development only hashes are accepted (sha256:<64 hex digits>; `npm run apikey` prints one)' });
+    }
+    if (c.NODE_ENV === 'production' && c.ROLES.includes('api') && keys.keys.length === 0 && keys.problems.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'is required when NODE_ENV=production: without it the API would be an open mail relay. Run `npm run apikey` and set API_KEYS=sha256:<hex> (comma-separated for several keys)' });
+    }
+  })
+  // From here on API_KEYS holds only hashes, plain development keys included.
+  .transform((c) => ({
+    ...c,
+    API_KEYS: parseApiKeys(c.API_KEYS).keys.map((k) => `sha256:${k.hash.toString('hex')}`),
+    RATE_LIMIT_PER_RECIPIENT: c.RATE_LIMIT_PER_RECIPIENT ?? (c.NODE_ENV === 'production' ? 1_000 : 0),
+  }));
 
 export type Config = z.output<typeof schema>;
 export const CONFIG_KEYS: readonly string[] = Object.keys(shape.shape);

@@ -2,6 +2,7 @@
 // measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
 //   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10]
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,9 @@ const N = Number(opt.n);
 const CONNS = Number(opt.conns);
 const SERVER = (process.env.BENCH_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+// The app runs as in production, so it needs an API key; the peer ignores the header.
+const API_KEY = `bench_${randomBytes(24).toString('hex')}`;
+const AUTH = { authorization: `Bearer ${API_KEY}` };
 const BODY = JSON.stringify({ subject: 'load test', content: 'x'.repeat(200), tos: 'someone@example.com' });
 
 interface Sink {
@@ -77,12 +81,15 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
       MQ_EXCHANGE: `${name}.exchange`,
       MQ_QUEUE: `${name}.queue`,
       MQ_ROUTING_KEY: `${name}.key`,
+      API_KEYS: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}`,
+      // Every benchmark mail goes to one address: the per-recipient limit would refuse all but the first thousand.
+      RATE_LIMIT_PER_RECIPIENT: '0',
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('the app to be ready', async () => (await fetch(`${url}/ready`).catch(() => null))?.status === 200, 60_000);
+  await waitFor('the app to be ready', async () => (await fetch(`${url}/ready`, { headers: AUTH }).catch(() => null))?.status === 200, 60_000);
   return {
     url,
     proc,
@@ -99,7 +106,7 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
 async function load(url: string, n: number, sink: Sink, done?: () => Promise<boolean>) {
   await sink.reset();
   const t0 = Date.now();
-  const r = await autocannon({ url: `${url}/mail/send`, method: 'POST', connections: CONNS, amount: n, headers: { 'content-type': 'application/json' }, body: BODY });
+  const r = await autocannon({ url: `${url}/mail/send`, method: 'POST', connections: CONNS, amount: n, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY });
   const acceptedMs = Date.now() - t0;
   await waitFor('every mail at the sink', async () => (await sink.count()).received >= n && (!done || (await done())), 600_000, 20);
   const totalMs = Date.now() - t0;
@@ -148,7 +155,7 @@ async function soak(sink: Sink, minutes: number, ratePerSec: number) {
   try {
     const until = Date.now() + minutes * 60_000;
     const sampler = setInterval(() => samples.push(rssMb(app.proc.pid!)), 10_000);
-    await autocannon({ url: `${app.url}/mail/send`, method: 'POST', connections: 10, overallRate: ratePerSec, duration: minutes * 60, headers: { 'content-type': 'application/json' }, body: BODY });
+    await autocannon({ url: `${app.url}/mail/send`, method: 'POST', connections: 10, overallRate: ratePerSec, duration: minutes * 60, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY });
     clearInterval(sampler);
     await sleep(Math.max(0, until - Date.now()));
     const firstHalf = samples.slice(0, Math.floor(samples.length / 2));

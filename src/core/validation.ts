@@ -1,7 +1,7 @@
 // Validation of POST /mail/send bodies: strict shape, strict addresses, no header injection.
 import { z } from 'zod';
 
-export const LIMITS = { subjectMax: 255, contentMax: 100_000, addressMax: 254 } as const;
+export const LIMITS = { subjectMax: 255, contentMax: 100_000, addressMax: 254, storedMax: 65_535 } as const;
 
 // dot-atom local part and a dotted domain of LDH labels: no quoted local parts, comments or display names.
 const LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
@@ -65,6 +65,10 @@ export function mailRequestSchema(maxRecipients: number) {
       .max(LIMITS.contentMax, `content is longer than ${LIMITS.contentMax} characters`)
       .refine((s) => !s.includes('\u0000'), 'content must not contain NUL'),
     tos: recipientsSchema(maxRecipients),
+  }).superRefine((m, ctx) => {
+    // msg_log.msg is TEXT: the mail as stored (UTF-8 JSON with its msgId) must fit in 65,535 bytes, or the insert fails.
+    const bytes = Buffer.byteLength(JSON.stringify({ msgId: '0'.repeat(20), subject: m.subject, content: m.content, tos: m.tos, devFault: 'lose-publish' }));
+    if (bytes > LIMITS.storedMax) ctx.addIssue({ code: 'custom', path: ['content'], message: `the mail is too large: stored as UTF-8 JSON it takes ${bytes} bytes, at most ${LIMITS.storedMax}` });
   });
 }
 

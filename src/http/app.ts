@@ -8,6 +8,7 @@ import type { MailService } from '../services/mail-service';
 import type { Prisma } from '../store/prisma';
 import { toMailView } from './mail-view';
 import { notFound, problemHandler } from './problem';
+import type { HttpSecurity } from './security';
 
 export interface HttpDeps {
   mail: MailService;
@@ -18,6 +19,8 @@ export interface HttpDeps {
   /** database and broker reachable */
   readiness: () => Promise<Record<string, boolean>>;
   logger: Logger;
+  /** API keys, rate limits, JSON hardening, Idempotency-Key (src/http/security) */
+  security: HttpSecurity;
 }
 
 const MSG_ID = /^\d{1,20}$/;
@@ -26,11 +29,15 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Authentication first, before any route or body parsing: everything except GET/HEAD /health needs a key,
+  // including routes added further down later (dashboard, /metrics, /openapi.json).
+  app.use(deps.security.authenticate);
   app.use((req, _res, next) => {
     requireJson(req);
     next();
   });
   app.use(express.json({ limit: '256kb', strict: true }));
+  app.use(deps.security.jsonGuard);
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -46,7 +53,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const devFault = devFaultOf(req, deps.devFaults);
     const result = validateMailRequest(req.body, deps.maxRecipients);
     if (!result.ok) throw new AppError('VALIDATION_FAILED', result.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: result.errors });
-    const accepted = await deps.mail.send(result.value, devFault);
+    const accepted = await deps.security.accept(req, res, result.value, (idempotency) => deps.mail.send(result.value, devFault, idempotency));
     res.status(202).location(`/mail/${accepted.msgId}`).json(accepted);
   });
 

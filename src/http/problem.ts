@@ -16,6 +16,9 @@ export function toAppError(err: unknown): AppError {
   if (e?.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE', 'the body must be UTF-8 JSON');
   if (isDatabaseUnavailable(err) || isDatabaseUnavailable((err as { cause?: unknown })?.cause)) return new AppError('DATABASE_UNAVAILABLE');
+  // Anything else Express or body-parser flags as the client's fault (a bad %-escape in the path, a body shorter
+  // than its Content-Length, a broken gzip body, an aborted upload) is a 400, never a 5xx.
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new AppError('BAD_REQUEST', 'the request could not be read');
   return new AppError('INTERNAL');
 }
 
@@ -24,8 +27,13 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     const appError = toAppError(err);
     if (appError.code === 'INTERNAL') logger.error({ err, path: req.path }, 'unexpected error');
     else if (appError.code === 'DATABASE_UNAVAILABLE') logger.warn({ err: (err as Error).message, path: req.path }, 'database unavailable');
-    sendProblem(res, appError, req.originalUrl);
+    sendProblem(res, appError, instanceOf(req.originalUrl));
   };
 }
 
-export const notFound: RequestHandler = (req, res) => sendProblem(res, new AppError('ROUTE_NOT_FOUND', `${req.method} ${req.path} is not a route of this API`), req.originalUrl);
+export const notFound: RequestHandler = (req, res) => sendProblem(res, new AppError('ROUTE_NOT_FOUND', `${req.method} ${req.path.slice(0, 200)} is not a route of this API`), instanceOf(req.originalUrl));
+
+/** The problem's `instance`: the path only. The query string is never echoed (it may carry a misplaced API key). */
+export function instanceOf(originalUrl: string): string {
+  return originalUrl.split('?')[0]!.slice(0, 200);
+}

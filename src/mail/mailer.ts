@@ -1,5 +1,6 @@
 // The SMTP side: nodemailer, pooled, behind a small interface so the listener can be tested without it.
 import nodemailer from 'nodemailer';
+import { scrubError, secretsOfUrl } from '../core/secrets';
 import { classifySmtpError } from '../core/smtp-errors';
 import { buildPlainMail, formatFrom } from './mime';
 
@@ -89,7 +90,8 @@ export class SmtpMailer implements Mailer {
         response: String(info.response ?? ''),
       };
     } catch (err) {
-      throw classifySmtpError(err);
+      // An SMTP server may echo what it was sent: the password never reaches last_error or the logs.
+      throw classifySmtpError(scrubError(err, secretsOfUrl(this.options.url)));
     }
   }
 

@@ -16,6 +16,8 @@ export interface Accepted {
 
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
 
+export type NewMsgRow = NewRow;
+
 export class MailService {
   private readonly inFlight = new Set<Promise<unknown>>();
   // Concurrent requests share one multi-row INSERT and one commit; each still answers only after that commit.
@@ -34,14 +36,16 @@ export class MailService {
   }
 
   /** Resolves once the row is committed; the publish and its confirm carry on in the background. */
-  async send(request: MailRequest, devFault?: DevFault): Promise<Accepted> {
+  async send(request: MailRequest, devFault?: DevFault, idempotency?: { insert(row: NewRow): Promise<void> }): Promise<Accepted> {
     const { topology } = this.deps;
     const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
     for (let attempt = 1; ; attempt++) {
       row.msgId = this.deps.ids.next();
       row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, ...(devFault ? { devFault } : {}) });
       try {
-        await this.inserts.add({ msgId: row.msgId, msg: row.msg, exchange: row.exchange, routingKey: row.routingKey });
+        const newRow = { msgId: row.msgId, msg: row.msg, exchange: row.exchange, routingKey: row.routingKey };
+        // With an Idempotency-Key, the key row and the msg_log row are inserted in one transaction.
+        await (idempotency ? idempotency.insert(newRow) : this.inserts.add(newRow));
         break;
       } catch (err) {
         // Two instances sharing a worker id can collide on one millisecond; a fresh id settles it.

@@ -72,6 +72,11 @@ export class MsgLogRepo {
     }
   }
 
+  /** The same insert on a connection the caller holds, inside its own transaction (Idempotency-Key). */
+  async insertOn(conn: Pick<Pool, 'query'>, row: NewRow): Promise<void> {
+    await conn.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+  }
+
   /** Confirms for many rows at once; rows no longer `sending` are left alone (a late confirm undoes nothing). */
   async markDelivered(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;

@@ -85,7 +85,7 @@ describe('migrations applied by the product', () => {
     expect(await migrate(db.pool)).toEqual([]);
     const fresh = await createTestDb().catch((e) => Promise.reject(e));
     try {
-      await fresh.pool.query('DROP TABLE msg_log');
+      for (const model of dmmf.datamodel.models) await fresh.pool.query(`DROP TABLE \`${model.dbName ?? model.name}\``);
       await fresh.pool.query('DELETE FROM _prisma_migrations');
       const results = await Promise.all([migrate(fresh.pool), migrate(fresh.pool), migrate(fresh.pool)]);
       expect(results.flat()).toEqual((await readMigrations()).map((m) => m.name));

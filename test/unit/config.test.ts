@@ -3,6 +3,8 @@ import path from 'node:path';
 import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config';
 
 const ENV_EXAMPLE = path.resolve(__dirname, '../../.env.example');
+/** A production start needs API_KEYS; tests about other variables give it one. */
+const KEY = `sha256:${'ab'.repeat(32)}`;
 
 /** The ConfigError message loadConfig throws for `env`; fails the test when it does not throw one. */
 function configErrorFor(env: Record<string, string | undefined>): string {
@@ -96,7 +98,7 @@ describe('loadConfig defaults', () => {
   });
 
   test('an empty SMTP_URL in production counts as missing', () => {
-    expect(namedVariables(configErrorFor({ NODE_ENV: 'production', SMTP_URL: '' }))).toEqual(['SMTP_URL']);
+    expect(namedVariables(configErrorFor({ NODE_ENV: 'production', SMTP_URL: '', API_KEYS: KEY }))).toEqual(['SMTP_URL']);
   });
 
   test('variables the app does not know are ignored', () => {
@@ -104,7 +106,7 @@ describe('loadConfig defaults', () => {
   });
 
   test('a valid production configuration loads', () => {
-    const c = loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtps://user:pass@smtp.example.com', DATABASE_URL: 'mariadb://db/mail' });
+    const c = loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtps://user:pass@smtp.example.com', DATABASE_URL: 'mariadb://db/mail', API_KEYS: KEY });
     expect(c.NODE_ENV).toBe('production');
     expect(c.SMTP_URL).toBe('smtps://user:pass@smtp.example.com');
   });
@@ -135,8 +137,8 @@ describe('loadConfig rejects a bad variable by name', () => {
     ['PUBLISH_GRACE_MS', { PUBLISH_GRACE_MS: '5000', CONFIRM_TIMEOUT_MS: '10000' }],
     ['LEASE_MS', { LEASE_MS: '30000', SMTP_TIMEOUT_MS: '30000' }],
     ['BACKOFF_MAX_MS', { BACKOFF_BASE_MS: '5000', BACKOFF_MAX_MS: '4999' }],
-    ['DEV_FAULTS', { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com', DEV_FAULTS: 'true' }],
-    ['SMTP_URL', { NODE_ENV: 'production' }],
+    ['DEV_FAULTS', { NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com', DEV_FAULTS: 'true', API_KEYS: KEY }],
+    ['SMTP_URL', { NODE_ENV: 'production', API_KEYS: KEY }],
   ])('%s is named in the error for %j', (variable, env) => {
     const message = configErrorFor(env);
     expect(message).toMatch(/^invalid configuration:\n/);

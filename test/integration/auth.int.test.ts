@@ -1,0 +1,159 @@
+// API keys: every route but GET/HEAD /health needs one (routes that do not exist too, so nothing can be probed);
+// keys travel in headers only; two configured keys both work (rotation); a production start without keys is refused.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { MailDispatchApp } from '../../src/app';
+import { ConfigError, loadConfig } from '../../src/config';
+import { apiKeyConfigEntry } from '../../src/http/security/api-keys';
+import { FAST, createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { KEY_A, KEY_B, NO_SMTP, SECURED, captureLogs, counts, rawRequest } from '../support/security';
+
+const mail = { subject: 'Hello', content: 'Body', tos: 'alice@example.com' };
+const body = JSON.stringify(mail);
+const json = { 'content-type': 'application/json' };
+
+describe('API keys', () => {
+  const topology = uniqueTopology();
+  let db: TestDb;
+  let app: MailDispatchApp;
+  const logs = captureLogs();
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    app = await startApp(testConfig(db, topology, NO_SMTP, SECURED), { logger: logs.logger });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await db?.drop();
+    await deleteTopology(topology);
+  });
+
+  test('GET and HEAD /health answer without a key', async () => {
+    expect((await rawRequest(app.url, { method: 'GET', path: '/health' })).status).toBe(200);
+    expect((await rawRequest(app.url, { method: 'HEAD', path: '/health' })).status).toBe(200);
+    expect((await rawRequest(app.url, { method: 'GET', path: '/health?x=1' })).status).toBe(200);
+  });
+
+  test.each([
+    ['POST', '/mail/send'],
+    ['GET', '/mail/1'],
+    ['POST', '/mail/1/retry'],
+    ['GET', '/ready'],
+    ['GET', '/metrics'],
+    ['GET', '/openapi.json'],
+    ['GET', '/dashboard'],
+    ['GET', '/dashboard/api/mails'],
+    ['GET', '/'],
+    ['GET', '/HEALTH'],
+    ['POST', '/health'],
+    ['GET', '/health/../ready'],
+    ['GET', '//health'],
+    ['OPTIONS', '/mail/send'],
+    ['DELETE', '/mail/1'],
+    ['GET', '/no/such/route'],
+  ])('%s %s without a key → 401 problem+json with WWW-Authenticate: Bearer', async (method, p) => {
+    const res = await rawRequest(app.url, { method, path: p, headers: method === 'POST' ? json : {}, body: method === 'POST' ? body : undefined });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="mail-dispatch"');
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+  });
+
+  test('a wrong key is refused with error="invalid_token", in either header', async () => {
+    const variants: Record<string, string>[] = [{ 'x-api-key': 'wrong-key-0123456789abcdef' }, { authorization: 'Bearer wrong-key-0123456789abcdef' }];
+    for (const headers of variants) {
+      const res = await rawRequest(app.url, { method: 'GET', path: '/ready', headers });
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="mail-dispatch", error="invalid_token"');
+      expect(res.body.detail).toBe('the API key is not valid');
+    }
+  });
+
+  test('a key in the query string never authenticates, under any usual name, and is never echoed', async () => {
+    const before = await counts(db.pool);
+    for (const name of ['api_key', 'apikey', 'apiKey', 'key', 'token', 'access_token']) {
+      const res = await rawRequest(app.url, { path: `/mail/send?${name}=${KEY_A}`, headers: json, body });
+      expect(res.status).toBe(401);
+      expect(res.body.instance).toBe('/mail/send');
+      expect(res.text).not.toContain(KEY_A);
+    }
+    expect(await counts(db.pool)).toEqual(before);
+  });
+
+  test('both configured keys work (rotation), as Bearer (any case) or X-API-Key', async () => {
+    const variants: Record<string, string>[] = [{ authorization: `Bearer ${KEY_A}` }, { authorization: `bearer ${KEY_B}` }, { 'x-api-key': KEY_A }, { 'x-api-key': KEY_B }];
+    for (const headers of variants) {
+      const res = await rawRequest(app.url, { path: '/mail/send', headers: { ...json, ...headers }, body });
+      expect(res.status).toBe(202);
+      const view = await rawRequest(app.url, { method: 'GET', path: `/mail/${res.body.msgId}`, headers });
+      expect(view.status).toBe(200);
+    }
+    expect((await rawRequest(app.url, { method: 'GET', path: '/ready', headers: { 'x-api-key': KEY_B } })).status).toBe(200);
+  });
+
+  test('a key that differs in one character, is a prefix, or has extra characters is refused', async () => {
+    for (const k of [KEY_A.slice(0, -1), `${KEY_A}x`, `${KEY_A.slice(0, -1)}${KEY_A.endsWith('v') ? 'w' : 'v'}`, KEY_A.toUpperCase(), ` ${KEY_A}x `]) {
+      expect((await rawRequest(app.url, { method: 'GET', path: '/ready', headers: { 'x-api-key': k } })).status).toBe(401);
+    }
+  });
+
+  test('refusals are logged with a reason, and no key (valid or not) ever appears in the logs', async () => {
+    await rawRequest(app.url, { method: 'GET', path: `/ready?api_key=${KEY_B}` });
+    const text = logs.text();
+    expect(text).toMatch(/"reason":"key-in-query"/);
+    expect(text).toMatch(/"reason":"invalid"/);
+    for (const secret of [KEY_A, KEY_B, 'wrong-key-0123456789abcdef']) expect(text).not.toContain(secret);
+  });
+
+  test('after a rotation, only the keys still configured work', async () => {
+    const rotatedDb = await createTestDb();
+    const rotated = await startApp(testConfig(rotatedDb, uniqueTopology(), NO_SMTP, { ...SECURED, API_KEYS: apiKeyConfigEntry(KEY_B) }));
+    try {
+      expect((await rawRequest(rotated.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_B }, body })).status).toBe(202);
+      expect((await rawRequest(rotated.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_A }, body })).status).toBe(401);
+    } finally {
+      await rotated.stop();
+      await rotatedDb.drop();
+    }
+  });
+});
+
+describe('without API keys', () => {
+  test('outside production the API is open, and the start logs a warning naming API_KEYS', async () => {
+    const db = await createTestDb();
+    const topology = uniqueTopology();
+    const logs = captureLogs();
+    const app = await startApp(testConfig(db, topology, NO_SMTP, { ROLES: 'api' }), { logger: logs.logger });
+    try {
+      expect((await rawRequest(app.url, { path: '/mail/send', headers: json, body })).status).toBe(202);
+      expect(logs.text()).toMatch(/"level":40[^\n]*API_KEYS is empty/);
+    } finally {
+      await app.stop();
+      await db.drop();
+      await deleteTopology(topology);
+    }
+  });
+
+  test('loadConfig refuses production without API_KEYS, naming the variable and how to make a key', () => {
+    const env = { NODE_ENV: 'production', SMTP_URL: 'smtps://smtp.example.com' };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(/API_KEYS: is required when NODE_ENV=production[^\n]*npm run apikey/);
+    // A worker without the API role needs no key.
+    expect(loadConfig({ ...env, ROLES: 'listener,job' }).API_KEYS).toEqual([]);
+    expect(loadConfig({ ...env, API_KEYS: apiKeyConfigEntry(KEY_A) }).API_KEYS).toEqual([apiKeyConfigEntry(KEY_A)]);
+  });
+
+  test('a production process started without API_KEYS exits 78 with a clear message, before opening anything', async () => {
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.resolve(__dirname, '../../src/main.ts')], {
+      env: { ...process.env, ...FAST, NODE_ENV: 'production', SMTP_URL: 'smtp://127.0.0.1:9', API_KEYS: '', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(78);
+    expect(out).toMatch(/invalid configuration:\n\s+API_KEYS: is required when NODE_ENV=production/);
+  });
+});
