@@ -22,6 +22,7 @@ function expectedColumnType(f: DmmfField): string {
   if (native === 'Text') return 'text';
   if (native === 'DateTime' || (!native && f.type === 'DateTime')) return `datetime(${args[0] ?? 3})`;
   if (!native && f.type === 'Int') return 'int(11)';
+  if (!native && f.type === 'BigInt') return 'bigint(20)';
   if (!native && f.type === 'String') return 'varchar(191)';
   throw new Error(`no mapping for ${f.name}: ${f.type} ${native}`);
 }
@@ -85,7 +86,9 @@ describe('migrations applied by the product', () => {
     expect(await migrate(db.pool)).toEqual([]);
     const fresh = await createTestDb().catch((e) => Promise.reject(e));
     try {
-      await fresh.pool.query('DROP TABLE msg_log');
+      // every table the migrations made (msg_log and those of later migrations), so they can all run again
+      const tables = await fresh.pool.query<{ t: string }[]>("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> '_prisma_migrations'");
+      for (const { t } of tables) await fresh.pool.query(`DROP TABLE \`${t}\``);
       await fresh.pool.query('DELETE FROM _prisma_migrations');
       const results = await Promise.all([migrate(fresh.pool), migrate(fresh.pool), migrate(fresh.pool)]);
       expect(results.flat()).toEqual((await readMigrations()).map((m) => m.name));
