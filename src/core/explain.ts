@@ -144,7 +144,7 @@ export interface TimelineStep {
   attempt: number;
   error: string | null;
   nextTryTime: string | null;
-  /** ms from the publish to the broker's confirm (sending -> delivered) */
+  /** ms from the publish (acceptance, re-publish or retry) to the broker's confirm */
   confirmMs: number | null;
   /** ms from the listener's claim to the SMTP outcome */
   smtpMs: number | null;
@@ -168,9 +168,18 @@ const LABELS: Record<StepKind, string> = {
 /** Turns a mail's msg_event rows (oldest first) into labelled steps with their latencies. */
 export function describeTimeline(events: readonly MsgEventRecord[], maxTries: number): TimelineStep[] {
   let claimAt: Date | null = null;
+  let publishAt: Date | null = null;
   return events.map((e) => {
     const kind = kindOf(e);
     let smtpMs: number | null = null;
+    let confirmMs: number | null = null;
+    // A listener may claim a copy before the confirm is recorded, so latencies are measured from the step that
+    // started them (publish, claim), not from the previous row update.
+    if (kind === 'accepted' || kind === 'republished' || kind === 'retried') publishAt = e.at;
+    if (kind === 'confirmed' && publishAt) {
+      confirmMs = e.at.getTime() - publishAt.getTime();
+      publishAt = null;
+    }
     if (kind === 'claimed') claimAt = e.at;
     else if (claimAt && (kind === 'consumed' || kind === 'smtp_failed' || kind === 'dead')) {
       smtpMs = e.at.getTime() - claimAt.getTime();
@@ -188,7 +197,7 @@ export function describeTimeline(events: readonly MsgEventRecord[], maxTries: nu
       attempt: Math.min((failed ? e.tryCount : e.tryCount + 1) || 1, maxTries),
       error: e.error,
       nextTryTime: e.nextTryTime?.toISOString() ?? null,
-      confirmMs: kind === 'confirmed' ? e.msInPreviousState : null,
+      confirmMs,
       smtpMs,
       msInPreviousState: e.msInPreviousState,
     };

@@ -6,6 +6,7 @@ import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { MailService } from '../services/mail-service';
 import type { Prisma } from '../store/prisma';
+import { createDashboardRouter, createPublicRouter, httpMetrics, type DashboardDeps } from './dashboard/routes';
 import { toMailView } from './mail-view';
 import { notFound, problemHandler } from './problem';
 
@@ -18,6 +19,8 @@ export interface HttpDeps {
   /** database and broker reachable */
   readiness: () => Promise<Record<string, boolean>>;
   logger: Logger;
+  /** dashboard, /metrics, /openapi.json, /docs (src/http/dashboard) */
+  ops?: DashboardDeps;
 }
 
 const MSG_ID = /^\d{1,20}$/;
@@ -26,6 +29,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.ops) app.use(httpMetrics(deps.ops.metrics));
+  // the dashboard's and docs' static pages and /openapi.json: no data, open (a browser cannot send a key header)
+  if (deps.ops) app.use(createPublicRouter());
   app.use((req, _res, next) => {
     requireJson(req);
     next();
@@ -68,6 +74,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!exists) throw new AppError('MAIL_NOT_FOUND', `no mail with msgId ${msgId}`);
     throw new AppError('MAIL_NOT_DEAD', `mail ${msgId} is not dead; only a dead mail waits for a person`);
   });
+
+  // the dashboard's data (/api/...) and /metrics: behind the API key, like /mail/...
+  if (deps.ops) app.use(createDashboardRouter(deps.ops));
 
   app.use(notFound);
   app.use(problemHandler(deps.logger));

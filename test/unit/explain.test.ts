@@ -142,6 +142,13 @@ describe('describeTimeline', () => {
     expect(steps[0]!.at).toBe('2026-11-21T02:02:00.000Z');
   });
 
+  test('a listener that claims a copy before the confirm is recorded: both latencies are still measured from their start', () => {
+    const steps = describeTimeline([ev(0, null, 0), ev(0.004, 0, 0, { lease: 1 }), ev(0.009, 0, 1, { msInPreviousState: 5 }), ev(0.104, 0, 3, { lease: -1 })], 3);
+    expect(steps.map((s) => s.kind)).toEqual(['accepted', 'claimed', 'confirmed', 'consumed']);
+    expect(steps[2]!.confirmMs).toBe(9);
+    expect(steps[3]!.smtpMs).toBe(100);
+  });
+
   test('failures count attempts, the job re-publishes, the last failure is dead, and a person retries', () => {
     const steps = describeTimeline(
       [
