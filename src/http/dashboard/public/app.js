@@ -196,10 +196,13 @@
 
   // ---- chart --------------------------------------------------------------------------------------------------
   const SERIES = ['accepted', 'consumed', 'failed', 'dead'];
+  let lastThroughput = null;
   function renderChart(t) {
+    lastThroughput = t;
     const box = $('#chart');
     const b = t.buckets;
-    const W = 600, H = 200, L = 40, B = 22, T = 8, R = 8;
+    // drawn at the box's own pixel size, so text is never stretched
+    const W = Math.max(240, Math.round(box.clientWidth || 600)), H = Math.max(120, Math.round(box.clientHeight || 200)), L = 40, B = 22, T = 8, R = 8;
     const max = Math.max(1, ...b.map((x) => Math.max(x.accepted, x.consumed, x.failed, x.dead)));
     const nice = niceMax(max);
     const x = (i) => L + (i * (W - L - R)) / Math.max(1, b.length - 1);
@@ -207,7 +210,6 @@
     const NS = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(NS, 'svg');
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
-    svg.setAttribute('preserveAspectRatio', 'none');
     svg.setAttribute('aria-hidden', 'true');
     const add = (tag, attrs, text) => {
       const n = document.createElementNS(NS, tag);
@@ -218,7 +220,7 @@
     };
     for (const v of [0, nice / 2, nice]) {
       add('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' });
-      add('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, nf.format(Math.round(v)));
+      add('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, nf.format(Math.round(v * 10) / 10));
     }
     const span = t.windowSeconds / 60;
     [[0, '−' + span + ' min'], [Math.floor((b.length - 1) / 3), '−' + Math.round((span * 2) / 3) + ' min'], [Math.floor(((b.length - 1) * 2) / 3), '−' + Math.round(span / 3) + ' min'], [b.length - 1, 'now']].forEach(([i, label], k) => {
@@ -239,6 +241,13 @@
         el('tr', {}, [el('td', { text: when(p.t) }), el('td', { text: p.accepted }), el('td', { text: p.consumed }), el('td', { text: p.failed }), el('td', { text: p.dead }), el('td', { text: p.retried })])));
       if (!body.children.length) body.append(el('tr', {}, el('td', { colspan: 6, text: 'Nothing happened in this window.' })));
     }
+  }
+  if (window.ResizeObserver) {
+    let w = 0;
+    new ResizeObserver((entries) => {
+      const nw = Math.round(entries[0].contentRect.width);
+      if (nw !== w && lastThroughput) { w = nw; renderChart(lastThroughput); }
+    }).observe(document.getElementById('chart'));
   }
   function niceMax(v) {
     const p = Math.pow(10, Math.floor(Math.log10(v)));
@@ -278,7 +287,7 @@
       const tr = el('tr', { 'data-msg-id': m.msgId, 'data-status': m.status, className: state.fresh.has(m.msgId) ? 'fresh' : '' }, [
         el('td', { className: 'msgid' }, el('button', { type: 'button', className: 'link', 'aria-label': 'Open mail ' + m.msgId, text: m.msgId, onclick: (e) => openDetail(m.msgId, e.currentTarget) })),
         el('td', { className: 'status', 'data-label': 'Status' }, badge(m.status)),
-        el('td', { 'data-label': 'Try', text: (m.status === 'consumed' || m.status === 'dead' ? m.tryCount : Math.min(m.tryCount + 1, m.maxTries)) + ' / ' + m.maxTries }),
+        el('td', { 'data-label': 'Try', text: (m.status === 'dead' ? m.tryCount : Math.min(m.tryCount + 1, m.maxTries)) + ' / ' + m.maxTries }),
         el('td', { className: 'tos', 'data-label': 'To', text: m.tos.length ? m.tos[0] + (m.tos.length > 1 ? ' +' + (m.tos.length - 1) : '') : '–' }),
         el('td', { className: 'subject' }, [el('span', { text: m.subject || '(no subject)' }), m.status !== 'consumed' ? el('span', { className: 'why', text: m.why }) : null]),
         el('td', { 'data-label': 'Updated' }, el('time', { datetime: m.updateTime, text: when(m.updateTime) })),
@@ -349,7 +358,7 @@
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
     $('#detail-retry').hidden = m.status !== 'dead';
     $('#timeline').replaceChildren(...d.timeline.map((s) => {
-      const meta = ['try ' + s.attempt + ' of ' + m.maxTries, (s.from ? STATUS_LABEL[s.from] || s.from : 'new') + ' → ' + (STATUS_LABEL[s.to] || s.to)];
+      const meta = ['try ' + s.attempt + ' of ' + m.maxTries, s.from === s.to ? 'still ' + (STATUS_LABEL[s.to] || s.to) : (s.from ? STATUS_LABEL[s.from] || s.from : 'new') + ' → ' + (STATUS_LABEL[s.to] || s.to)];
       if (s.confirmMs !== null) meta.push('confirm ' + ms(s.confirmMs));
       if (s.smtpMs !== null) meta.push('SMTP ' + ms(s.smtpMs));
       if (s.confirmMs === null && s.smtpMs === null && s.msInPreviousState !== null && s.from !== null) meta.push('after ' + ms(s.msInPreviousState));
