@@ -10,7 +10,7 @@ import { createTestDb, type TestDb } from '../support/services';
 
 interface DmmfField { name: string; dbName: string | null; kind: string; type: string; isRequired: boolean; isId: boolean; nativeType: [string, string[]] | null; hasDefaultValue: boolean }
 interface DmmfIndex { model: string; type: string; dbName?: string; fields: { name: string }[] }
-interface Dmmf { datamodel: { models: { name: string; dbName: string | null; fields: DmmfField[] }[]; indexes: DmmfIndex[] } }
+interface Dmmf { datamodel: { models: { name: string; dbName: string | null; fields: DmmfField[]; primaryKey: { fields: string[] } | null }[]; indexes: DmmfIndex[] } }
 
 const schema = readFileSync(path.resolve(__dirname, '../../prisma/schema.prisma'), 'utf8');
 const dmmf = JSON.parse(get_dmmf(JSON.stringify({ prismaSchema: [['schema.prisma', schema]] }))) as Dmmf;
@@ -23,6 +23,7 @@ function expectedColumnType(f: DmmfField): string {
   if (native === 'DateTime' || (!native && f.type === 'DateTime')) return `datetime(${args[0] ?? 3})`;
   if (!native && f.type === 'Int') return 'int(11)';
   if (!native && f.type === 'BigInt') return 'bigint(20)';
+  if (native === 'UnsignedBigInt') return 'bigint(20) unsigned';
   if (!native && f.type === 'String') return 'varchar(191)';
   throw new Error(`no mapping for ${f.name}: ${f.type} ${native}`);
 }
@@ -54,7 +55,7 @@ describe('migrations applied by the product', () => {
           column: f.dbName ?? f.name,
           type: expectedColumnType(f),
           nullable: !f.isRequired,
-          primary: f.isId,
+          primary: f.isId || (model.primaryKey?.fields ?? []).includes(f.name),
         });
       }
       const stats = await db.pool.query<{ INDEX_NAME: string; COLUMN_NAME: string; SEQ_IN_INDEX: number }[]>(

@@ -103,7 +103,7 @@ export class DashboardQueries {
     const rows = await this.pool.query<Record<string, unknown>[]>(`SELECT ${COLUMNS} FROM msg_log WHERE msg_id = ?`, [msgId]);
     if (!rows[0]) return null;
     const events = await this.pool.query<Record<string, unknown>[]>(
-      `SELECT id, ${EPOCH_MS('at')} AS atMs, from_status AS fromStatus, to_status AS toStatus, try_count AS tryCount, lease, error,
+      `SELECT CAST(id AS CHAR) AS id, ${EPOCH_MS('at')} AS atMs, from_status AS fromStatus, to_status AS toStatus, try_count AS tryCount, lease, error,
          ${EPOCH_MS('next_try_time')} AS nextMs, ms_in_previous_state AS msInPreviousState
        FROM msg_event WHERE msg_id = ? ORDER BY id LIMIT 1000`,
       [msgId],
