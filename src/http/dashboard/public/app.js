@@ -287,7 +287,7 @@
       const tr = el('tr', { 'data-msg-id': m.msgId, 'data-status': m.status, className: state.fresh.has(m.msgId) ? 'fresh' : '' }, [
         el('td', { className: 'msgid' }, el('button', { type: 'button', className: 'link', 'aria-label': 'Open mail ' + m.msgId, text: m.msgId, onclick: (e) => openDetail(m.msgId, e.currentTarget) })),
         el('td', { className: 'status', 'data-label': 'Status' }, badge(m.status)),
-        el('td', { 'data-label': 'Try', text: (m.status === 'dead' ? m.tryCount : Math.min(m.tryCount + 1, m.maxTries)) + ' / ' + m.maxTries }),
+        el('td', { className: 'try', 'data-label': 'Try', text: (m.status === 'dead' ? m.tryCount : Math.min(m.tryCount + 1, m.maxTries)) + ' / ' + m.maxTries }),
         el('td', { className: 'tos', 'data-label': 'To', text: m.tos.length ? m.tos[0] + (m.tos.length > 1 ? ' +' + (m.tos.length - 1) : '') : '–' }),
         el('td', { className: 'subject' }, [el('span', { text: m.subject || '(no subject)' }), m.status !== 'consumed' ? el('span', { className: 'why', text: m.why }) : null]),
         el('td', { 'data-label': 'Updated' }, el('time', { datetime: m.updateTime, text: when(m.updateTime) })),
@@ -305,7 +305,9 @@
     $('#page-info').textContent = 'Page ' + pageNo;
     const what = (state.status === 'all' ? 'all mails' : STATUS_LABEL[state.status] + ' mails') + (state.q ? ' matching "' + state.q + '"' : '');
     const text = page.mails.length + ' shown, ' + what + ', newest first.';
-    if (announce || $('#list-status').textContent.startsWith('Could not')) $('#list-status').textContent = text;
+    $('#list-status').textContent = text;
+    // screen readers hear it when the reader changed the filter or page, not on every live refresh
+    if (announce) $('#list-announce').textContent = text;
     $$('#cards .card').forEach((c) => c.setAttribute('aria-pressed', String(c.dataset.status === state.status)));
   }
 
