@@ -35,6 +35,8 @@
     for (const [k, v] of Object.entries(schema)) out[k] = expand(v, seen);
     return out;
   }
+  /** Text with `code` spans, as OpenAPI descriptions write them (no other markdown, no HTML). */
+  const md = (text) => String(text || '').split('`').map((part, i) => (i % 2 ? el('code', { text: part }) : document.createTextNode(part)));
   const json = (v) => el('pre', {}, el('code', { text: JSON.stringify(v, null, 2) }));
   const anchor = (method, path) => (method + path).replace(/[^A-Za-z0-9]+/g, '-');
 
@@ -43,13 +45,13 @@
     const parts = [
       el('h3', { id }, [el('span', { className: 'method ' + method, text: method.toUpperCase() }), el('code', { text: path }), el('span', { className: 'summary', text: op.summary || '' })]),
     ];
-    if (op.description) parts.push(el('p', { text: op.description }));
+    if (op.description) parts.push(el('p', {}, md(op.description)));
     const params = (op.parameters || []).map(resolve);
     if (params.length) {
       parts.push(el('table', {}, [
         el('caption', { className: 'sr-only', text: 'Parameters' }),
         el('thead', {}, el('tr', {}, ['Parameter', 'In', 'Required', 'Schema', 'Description'].map((h) => el('th', { scope: 'col', text: h })))),
-        el('tbody', {}, params.map((p) => el('tr', {}, [el('td', {}, el('code', { text: p.name })), el('td', { text: p.in }), el('td', { text: p.required ? 'yes' : 'no' }), el('td', {}, el('code', { text: JSON.stringify(p.schema) })), el('td', { text: p.description || '' })]))),
+        el('tbody', {}, params.map((p) => el('tr', {}, [el('td', {}, el('code', { text: p.name })), el('td', { text: p.in }), el('td', { text: p.required ? 'yes' : 'no' }), el('td', {}, el('code', { text: JSON.stringify(p.schema) })), el('td', {}, md(p.description))]))),
       ]));
     }
     if (op.requestBody) {
@@ -65,7 +67,7 @@
       el('tbody', {}, responses.map(([code, r]) => {
         const res = resolve(r);
         const types = Object.keys(res.content || {});
-        return el('tr', {}, [el('td', { className: 'code' + code[0], text: code }), el('td', { text: res.description || '' }), el('td', {}, types.map((t) => el('code', { text: t + ' ' })))]);
+        return el('tr', {}, [el('td', { className: 'code' + code[0], text: code }), el('td', {}, md(res.description)), el('td', {}, types.map((t) => el('code', { text: t + ' ' })))]);
       })),
     ]));
     const schemas = responses.flatMap(([code, r]) => Object.entries(resolve(r).content || {}).filter(([, c]) => c.schema && code[0] === '2').map(([t, c]) => [code, t, c.schema]));
@@ -77,7 +79,7 @@
     spec = await (await fetch('/openapi.json', { headers: { accept: 'application/json' } })).json();
     $('#title').textContent = spec.info.title;
     $('#summary').textContent = spec.info.summary || '';
-    $('#description').textContent = spec.info.description || '';
+    $('#description').replaceChildren(...md(spec.info.description));
     $('#oas').textContent = spec.openapi;
     $('#version').textContent = spec.info.version;
     const byTag = new Map();
