@@ -5,15 +5,22 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { isMainThread } from 'node:worker_threads';
 import { AmqpConnection } from './broker/amqp-connection';
 import { Publisher } from './broker/publisher';
-import type { TopologyNames } from './broker/topology';
+import { parkingQueue, type TopologyNames } from './broker/topology';
 import type { Config } from './config';
 import { MsgIdGenerator } from './core/ids';
 import type { RetryPolicy } from './core/retry';
 import { createHttpApp } from './http/app';
 import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from './http/security';
 import { IdempotencyRepo } from './store/idempotency-repo';
+import { LiveHub } from './http/dashboard/live';
+import { CachedCheck } from './observability/cached-check';
+import { instrumentJob, instrumentMailer, instrumentPublisher, instrumentRepo } from './observability/instrument';
+import { Metrics } from './observability/metrics';
+import { QueueProbe } from './observability/queue-probe';
+import { StatsReader } from './observability/stats';
 import { RedeliveryJob } from './jobs/redelivery-job';
 import { QueueConsumer } from './listener/consumer';
 import { ListenerThreads } from './listener/listener-threads';
@@ -48,6 +55,13 @@ export class MailDispatchApp {
   job: RedeliveryJob | null = null;
   server: Server | null = null;
   security: HttpSecurity | null = null;
+  /** Prometheus metrics of this instance (src/observability) */
+  // A listener thread's process-wide metrics (CPU, memory) would be counted twice: the main thread reports them.
+  readonly metrics = new Metrics({ defaultMetrics: isMainThread });
+  stats!: StatsReader;
+  private queueProbe: QueueProbe | null = null;
+  private smtpCheck: CachedCheck | null = null;
+  private live: LiveHub | null = null;
   private consumer: QueueConsumer | null = null;
   private threads: ListenerThreads | null = null;
   private publisherConn!: AmqpConnection;
@@ -79,6 +93,10 @@ export class MailDispatchApp {
     await this.openDatabase();
     this.publisherConn = new AmqpConnection(c.AMQP_URL, 'publisher', this.logger);
     this.publisher = new Publisher({ connection: this.publisherConn, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
+    instrumentPublisher(this.publisher, this.metrics, this.logger);
+    this.queueProbe = new QueueProbe([this.topology.queue, parkingQueue(this.topology)], this.logger);
+    this.publisherConn.onConnect(this.queueProbe.attach);
+    this.publisherConn.onDisconnect(this.queueProbe.detach);
     this.dispatcher = new Dispatcher({ repo: this.repo, publisher: this.publisher, retry: this.retry, logger: this.logger });
     this.mail = new MailService({ repo: this.repo, dispatcher: this.dispatcher, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
     if (roles.has('listener') && c.LISTENER_THREADS > 0) await this.buildListenerThreads();
@@ -95,7 +113,11 @@ export class MailDispatchApp {
         roundBudgetMs: 8_000,
         logger: this.logger,
       });
+      instrumentJob(this.job, this.metrics);
     }
+    // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
+    if (isMainThread) this.metrics.attach({ stats: this.stats, queues: this.queueProbe, readiness: () => this.readiness() });
+    if (this.threads) this.metrics.addPeers(() => this.threads!.collectMetrics());
     await this.publisherConn.start();
     await this.consumerConn?.start();
     this.threads?.start();
@@ -115,11 +137,16 @@ export class MailDispatchApp {
     }
     this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });
+    instrumentRepo(this.repo, this.metrics, this.logger);
+    this.stats = new StatsReader(this.pool);
   }
 
   private async buildListener(): Promise<void> {
     const c = this.config;
     this.mailer = this.overrides.mailer ?? (await this.createMailer());
+    instrumentMailer(this.mailer, this.metrics);
+    const mailer = this.mailer;
+    this.smtpCheck = new CachedCheck(() => mailer.verify(), { ttlMs: 5_000, timeoutMs: Math.min(c.SMTP_TIMEOUT_MS, 5_000) });
     this.listener = new MailListener({
       repo: this.repo,
       mailer: this.mailer,
@@ -172,6 +199,17 @@ export class MailDispatchApp {
       devFaults: this.config.DEV_FAULTS,
       readiness: () => this.readiness(),
       logger: this.logger,
+      ops: {
+        pool: this.pool,
+        mail: this.mail,
+        metrics: this.metrics,
+        stats: this.stats,
+        queues: this.queueProbe ?? undefined,
+        live: (this.live = new LiveHub(this.stats, this.logger)),
+        maxTries: this.config.MAX_TRIES,
+        devFaults: this.config.DEV_FAULTS,
+        logger: this.logger,
+      },
     });
     this.server = http.listen(this.config.PORT, this.config.HOST);
     await once(this.server, 'listening');
@@ -192,7 +230,9 @@ export class MailDispatchApp {
       .query('SELECT 1')
       .then(() => true)
       .catch(() => false);
-    return { database, broker: this.publisher.isReady };
+    const checks: Record<string, boolean> = { database, broker: this.publisher.isReady };
+    if (this.smtpCheck) checks.smtp = await this.smtpCheck.check();
+    return checks;
   }
 
   /** Graceful stop: no new requests, no new rounds, no new deliveries; finish what is in hand; close. */
@@ -201,6 +241,7 @@ export class MailDispatchApp {
     this.stopped = true;
     const closing = this.server ? new Promise<void>((r) => this.server!.close(() => r())) : Promise.resolve();
     this.server?.closeIdleConnections();
+    this.live?.close();
     await this.job?.stop();
     this.listener?.beginStop();
     await this.consumer?.stop(this.config.SMTP_TIMEOUT_MS + 5_000);
@@ -210,6 +251,7 @@ export class MailDispatchApp {
     await this.mail?.drain();
     await this.publisher?.drain();
     await this.dispatcher?.close();
+    await this.queueProbe?.close();
     await this.consumerConn?.close();
     await this.publisherConn?.close();
     await this.mailer?.close();

@@ -6,6 +6,7 @@ import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { MailService } from '../services/mail-service';
 import type { Prisma } from '../store/prisma';
+import { createDashboardRouter, createPublicRouter, httpMetrics, type DashboardDeps } from './dashboard/routes';
 import { toMailView } from './mail-view';
 import { notFound, problemHandler } from './problem';
 import type { HttpSecurity } from './security';
@@ -21,6 +22,8 @@ export interface HttpDeps {
   logger: Logger;
   /** API keys, rate limits, JSON hardening, Idempotency-Key (src/http/security) */
   security: HttpSecurity;
+  /** dashboard, /metrics, /openapi.json, /docs (src/http/dashboard) */
+  ops?: DashboardDeps;
 }
 
 const MSG_ID = /^\d{1,20}$/;
@@ -29,9 +32,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  // Authentication first, before any route or body parsing: everything except GET/HEAD /health needs a key,
-  // including routes added further down later (dashboard, /metrics, /openapi.json).
+  if (deps.ops) app.use(httpMetrics(deps.ops.metrics));
+  // Authentication before any route or body parsing: everything except GET/HEAD /health needs a key, the
+  // dashboard and its static files included (a browser sends the key as Basic credentials; see security/api-keys).
   app.use(deps.security.authenticate);
+  if (deps.ops) app.use(createPublicRouter());
   app.use((req, _res, next) => {
     requireJson(req);
     next();
@@ -75,6 +80,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (!exists) throw new AppError('MAIL_NOT_FOUND', `no mail with msgId ${msgId}`);
     throw new AppError('MAIL_NOT_DEAD', `mail ${msgId} is not dead; only a dead mail waits for a person`);
   });
+
+  // the dashboard's data (/api/...) and /metrics: behind the API key, like /mail/...
+  if (deps.ops) app.use(createDashboardRouter(deps.ops));
 
   app.use(notFound);
   app.use(problemHandler(deps.logger));

@@ -9,6 +9,11 @@ const post = (m: ThreadMessage) => parentPort!.postMessage(m);
 const app = new MailDispatchApp(config);
 
 parentPort!.on('message', (m: unknown) => {
+  if (typeof m === 'object' && m !== null && (m as { type?: string }).type === 'metrics') {
+    const { id } = m as { id: number };
+    void app.metrics.registry.getMetricsAsJSON().then((metrics) => post({ type: 'metrics', id, metrics }));
+    return;
+  }
   if (m !== 'stop') return;
   void app.stop().finally(() => {
     post({ type: 'stopped' });

@@ -4,9 +4,14 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Logger } from '../logger';
 
-export type ThreadMessage = { type: 'ready' } | { type: 'stopped' } | { type: 'failed'; error: string };
+export type ThreadMessage =
+  | { type: 'ready' }
+  | { type: 'stopped' }
+  | { type: 'failed'; error: string }
+  | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] };
 
 // The same extension as this file: .js when compiled, .ts under tsx (whose loader the threads inherit).
 const ENTRY = path.join(__dirname, `listener-thread${path.extname(__filename)}`);
@@ -15,6 +20,8 @@ export class ListenerThreads {
   private readonly workers = new Set<Worker>();
   private readonly ready = new WeakSet<Worker>();
   private stopping = false;
+  private metricRequests = 0;
+  private readonly metricReplies = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
 
   constructor(private readonly deps: { config: Config; count: number; logger: Logger }) {}
 
@@ -33,6 +40,7 @@ export class ListenerThreads {
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'ready') this.ready.add(worker);
       if (m.type === 'failed') this.deps.logger.error({ thread: index, err: m.error }, 'listener thread could not start');
+      if (m.type === 'metrics') this.metricReplies.get(m.id)?.(m.metrics);
     });
     worker.on('error', (err) => this.deps.logger.error({ thread: index, err }, 'listener thread crashed'));
     worker.on('exit', (code) => {
@@ -41,6 +49,22 @@ export class ListenerThreads {
       this.deps.logger.error({ thread: index, code }, 'listener thread exited; starting it again in 1 s');
       setTimeout(() => !this.stopping && this.spawn(index), 1_000).unref();
     });
+  }
+
+  /** Every thread's metrics, for the main thread's /metrics to add up; a thread that does not answer in 1 s is left out. */
+  async collectMetrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> {
+    const answers = [...this.workers].map((w) => {
+      const id = ++this.metricRequests;
+      return new Promise<MetricObjectWithValues<MetricValue<string>>[] | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), 1_000);
+        this.metricReplies.set(id, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        w.postMessage({ type: 'metrics', id });
+      }).finally(() => this.metricReplies.delete(id));
+    });
+    return (await Promise.all(answers)).filter((m): m is MetricObjectWithValues<MetricValue<string>>[] => m !== null);
   }
 
   /** Each thread finishes the deliveries in hand (send, record, ack) and closes; stragglers are terminated. */

@@ -53,7 +53,12 @@ export class MsgLogRepo {
   ) {}
 
   async insert(row: NewRow): Promise<void> {
-    await this.pool.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+    await this.writeRow(this.pool, row);
+  }
+
+  // Each public insert is one counted transition (src/observability wraps them), so they share this, not each other.
+  private async writeRow(conn: Pick<Pool, 'query'>, row: NewRow): Promise<void> {
+    await conn.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
   }
 
   /**
@@ -61,20 +66,20 @@ export class MsgLogRepo {
    * so only the colliding one fails; the result then says which.
    */
   async insertMany(rows: readonly NewRow[]): Promise<PerItemErrors | void> {
-    if (rows.length === 1) return this.insert(rows[0]!);
+    if (rows.length === 1) return this.writeRow(this.pool, rows[0]!);
     const graceUs = this.timing.publishGraceMs * MS;
     try {
       await this.pool.query(SQL.insertMany(rows.length), rows.flatMap((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
     } catch (err) {
       if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err;
-      const results = await Promise.allSettled(rows.map((r) => this.insert(r)));
+      const results = await Promise.allSettled(rows.map((r) => this.writeRow(this.pool, r)));
       return new PerItemErrors(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
     }
   }
 
   /** The same insert on a connection the caller holds, inside its own transaction (Idempotency-Key). */
   async insertOn(conn: Pick<Pool, 'query'>, row: NewRow): Promise<void> {
-    await conn.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+    await this.writeRow(conn, row);
   }
 
   /** Confirms for many rows at once; rows no longer `sending` are left alone (a late confirm undoes nothing). */

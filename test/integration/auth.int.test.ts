@@ -52,10 +52,10 @@ describe('API keys', () => {
     ['OPTIONS', '/mail/send'],
     ['DELETE', '/mail/1'],
     ['GET', '/no/such/route'],
-  ])('%s %s without a key → 401 problem+json with WWW-Authenticate: Bearer', async (method, p) => {
+  ])('%s %s without a key → 401 problem+json with WWW-Authenticate: Bearer (and Basic, for browsers)', async (method, p) => {
     const res = await rawRequest(app.url, { method, path: p, headers: method === 'POST' ? json : {}, body: method === 'POST' ? body : undefined });
     expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="mail-dispatch"');
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="mail-dispatch", Basic realm="mail-dispatch: enter the API key as the password"/);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
   });
@@ -65,7 +65,7 @@ describe('API keys', () => {
     for (const headers of variants) {
       const res = await rawRequest(app.url, { method: 'GET', path: '/ready', headers });
       expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="mail-dispatch", error="invalid_token"');
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="mail-dispatch", error="invalid_token"/);
       expect(res.body.detail).toBe('the API key is not valid');
     }
   });
@@ -90,6 +90,15 @@ describe('API keys', () => {
       expect(view.status).toBe(200);
     }
     expect((await rawRequest(app.url, { method: 'GET', path: '/ready', headers: { 'x-api-key': KEY_B } })).status).toBe(200);
+  });
+
+  test('a browser presents the key as the password of Basic credentials: the dashboard and its data open', async () => {
+    const basic = (user: string, key: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` });
+    for (const p of ['/dashboard', '/api/mails', '/api/stats', '/ready', '/metrics']) {
+      expect({ p, status: (await rawRequest(app.url, { method: 'GET', path: p, headers: basic('anyone', KEY_B) })).status }).toEqual({ p, status: 200 });
+    }
+    expect((await rawRequest(app.url, { method: 'GET', path: '/dashboard', headers: basic('anyone', 'not-the-key-0123456789') })).status).toBe(401);
+    expect((await rawRequest(app.url, { method: 'GET', path: '/dashboard', headers: basic(KEY_A, '') })).status).toBe(401);
   });
 
   test('a key that differs in one character, is a prefix, or has extra characters is refused', async () => {

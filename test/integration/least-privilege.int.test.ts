@@ -73,7 +73,7 @@ describe('least-privilege users from docker/', () => {
     const grants = rows.map((r) => Object.values(r)[0]!).join('\n');
     expect(grants).toMatch(/GRANT USAGE ON \*\.\*/);
     const onDb = new RegExp(`^GRANT (.+) ON \`${dbName}\`\\.\\* TO`, 'm').exec(grants);
-    expect(onDb?.[1]!.split(', ').sort()).toEqual(['ALTER', 'CREATE', 'DELETE', 'INDEX', 'INSERT', 'REFERENCES', 'SELECT', 'UPDATE']);
+    expect(onDb?.[1]!.split(', ').sort()).toEqual(['ALTER', 'CREATE', 'DELETE', 'INDEX', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'UPDATE']);
     expect(grants.split('\n')).toHaveLength(2);
     expect(grants).not.toMatch(/DROP|GRANT OPTION|ALL PRIVILEGES|FILE|SUPER|PROCESS/);
   });

@@ -10,7 +10,7 @@ import { createTestDb, type TestDb } from '../support/services';
 
 interface DmmfField { name: string; dbName: string | null; kind: string; type: string; isRequired: boolean; isId: boolean; nativeType: [string, string[]] | null; hasDefaultValue: boolean }
 interface DmmfIndex { model: string; type: string; dbName?: string; fields: { name: string }[] }
-interface Dmmf { datamodel: { models: { name: string; dbName: string | null; fields: DmmfField[] }[]; indexes: DmmfIndex[] } }
+interface Dmmf { datamodel: { models: { name: string; dbName: string | null; fields: DmmfField[]; primaryKey: { fields: string[] } | null }[]; indexes: DmmfIndex[] } }
 
 const schema = readFileSync(path.resolve(__dirname, '../../prisma/schema.prisma'), 'utf8');
 const dmmf = JSON.parse(get_dmmf(JSON.stringify({ prismaSchema: [['schema.prisma', schema]] }))) as Dmmf;
@@ -22,6 +22,8 @@ function expectedColumnType(f: DmmfField): string {
   if (native === 'Text') return 'text';
   if (native === 'DateTime' || (!native && f.type === 'DateTime')) return `datetime(${args[0] ?? 3})`;
   if (!native && f.type === 'Int') return 'int(11)';
+  if (!native && f.type === 'BigInt') return 'bigint(20)';
+  if (native === 'UnsignedBigInt') return 'bigint(20) unsigned';
   if (!native && f.type === 'String') return 'varchar(191)';
   throw new Error(`no mapping for ${f.name}: ${f.type} ${native}`);
 }
@@ -53,7 +55,7 @@ describe('migrations applied by the product', () => {
           column: f.dbName ?? f.name,
           type: expectedColumnType(f),
           nullable: !f.isRequired,
-          primary: f.isId,
+          primary: f.isId || (model.primaryKey?.fields ?? []).includes(f.name),
         });
       }
       const stats = await db.pool.query<{ INDEX_NAME: string; COLUMN_NAME: string; SEQ_IN_INDEX: number }[]>(
@@ -85,7 +87,9 @@ describe('migrations applied by the product', () => {
     expect(await migrate(db.pool)).toEqual([]);
     const fresh = await createTestDb().catch((e) => Promise.reject(e));
     try {
-      for (const model of dmmf.datamodel.models) await fresh.pool.query(`DROP TABLE \`${model.dbName ?? model.name}\``);
+      // every table the migrations made (msg_log and those of later migrations), so they can all run again
+      const tables = await fresh.pool.query<{ t: string }[]>("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> '_prisma_migrations'");
+      for (const { t } of tables) await fresh.pool.query(`DROP TABLE \`${t}\``);
       await fresh.pool.query('DELETE FROM _prisma_migrations');
       const results = await Promise.all([migrate(fresh.pool), migrate(fresh.pool), migrate(fresh.pool)]);
       expect(results.flat()).toEqual((await readMigrations()).map((m) => m.name));

@@ -89,7 +89,7 @@ describe('rate limit per recipient', () => {
   });
 
   test('a mail the database could not store gives its recipients their tokens back', async () => {
-    const spy = jest.spyOn(app.repo, 'insert').mockRejectedValueOnce(Object.assign(new Error('connection lost'), { code: 'ECONNRESET' }));
+    const spy = jest.spyOn(app.repo, 'insertMany').mockRejectedValueOnce(Object.assign(new Error('connection lost'), { code: 'ECONNRESET' }));
     try {
       expect((await rawRequest(app.url, { path: '/mail/send', headers: as(KEY_A), body: mailTo('refund@example.com') })).status).toBe(503);
     } finally {

@@ -65,10 +65,20 @@ export function parseApiKeys(raw: string): { keys: ApiKeyEntry[]; problems: stri
   return { keys, problems };
 }
 
-/** The key a request presents in its headers, if any. */
+/**
+ * The key a request presents in its headers, if any. A browser on the dashboard sends it as the password of
+ * HTTP Basic credentials (any user name): browsers attach those to every request, page loads and event streams too.
+ */
 export function presentedKey(req: Request): string | undefined {
-  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.get('authorization') ?? '');
+  const authorization = req.get('authorization') ?? '';
+  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
   if (bearer) return bearer[1];
+  const basic = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(authorization);
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const password = decoded.slice(decoded.indexOf(':') + 1);
+    return password || undefined;
+  }
   const header = req.get('x-api-key');
   return header !== undefined && header.trim() !== '' ? header.trim() : undefined;
 }
@@ -125,7 +135,11 @@ export function apiKeyAuth(opts: AuthOptions): RequestHandler {
         const inQuery = KEY_QUERY_PARAMS.test(req.originalUrl.slice(req.originalUrl.indexOf('?') + 1 || req.originalUrl.length));
         const reason = presented === undefined ? (inQuery ? 'key-in-query' : 'missing') : 'invalid';
         logger.warn({ method: req.method, path: instanceOf(req.originalUrl), ip: req.ip, reason }, 'request refused: no valid API key');
-        res.setHeader('WWW-Authenticate', presented === undefined ? 'Bearer realm="mail-dispatch"' : 'Bearer realm="mail-dispatch", error="invalid_token"');
+        res.setHeader('WWW-Authenticate', [
+          presented === undefined ? 'Bearer realm="mail-dispatch"' : 'Bearer realm="mail-dispatch", error="invalid_token"',
+          // lets a browser ask for the key (as the password) when someone opens the dashboard
+          'Basic realm="mail-dispatch: enter the API key as the password", charset="UTF-8"',
+        ]);
         const detail =
           reason === 'invalid'
             ? 'the API key is not valid'

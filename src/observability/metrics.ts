@@ -1,0 +1,179 @@
+// Prometheus metrics (prom-client), one registry per app instance. Two kinds:
+// - observed in this process as things happen: transitions, publish-confirm and SMTP latency, re-delivery
+//   rounds, retries, dead mails, HTTP requests (counters and histograms: sum them across instances);
+// - computed at scrape time from msg_log and the broker: counts by status, backlog, due rows, the oldest
+//   pending mail's age, queue depth (gauges: the same on every instance, so take max, not sum).
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { PENDING, statusName } from '../core/status';
+import type { QueueProbe } from './queue-probe';
+import type { StatsReader } from './stats';
+
+const STATUS_NAMES = [0, 1, 2, 3, 4, 5].map(statusName);
+
+export interface MetricsSources {
+  stats?: StatsReader;
+  queues?: QueueProbe;
+  /** database, broker, smtp reachable */
+  readiness?: () => Promise<Record<string, boolean>>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private sources: MetricsSources = {};
+  private peers: (() => Promise<MetricObjectWithValues<MetricValue<string>>[][]>) | null = null;
+
+  readonly transitions: Counter<'to_status'>;
+  readonly publishConfirm: Histogram<'outcome'>;
+  readonly smtpSend: Histogram<'outcome'>;
+  readonly redeliveryRound: Histogram;
+  readonly redeliveryRounds: Counter<'result'>;
+  readonly redelivered: Counter;
+  readonly manualRetries: Counter;
+  readonly deadTotal: Counter<'by'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+
+    this.transitions = new Counter({
+      name: 'mail_transitions_total',
+      help: 'msg_log transitions made by this instance, by the status they moved to (claims are not transitions)',
+      labelNames: ['to_status'],
+      registers,
+    });
+    for (const s of STATUS_NAMES) this.transitions.inc({ to_status: s }, 0);
+    this.publishConfirm = new Histogram({
+      name: 'mail_publish_confirm_seconds',
+      help: 'time from publish to the broker settling it (ack; or nack, returned, error, timeout, unavailable)',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.smtpSend = new Histogram({
+      name: 'mail_smtp_send_seconds',
+      help: 'time of one SMTP send by the listener, by outcome (accepted, transient, permanent)',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.redeliveryRound = new Histogram({
+      name: 'mail_redelivery_round_seconds',
+      help: 'duration of one re-delivery round of the job (claim due rows, re-publish, wait for confirms)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.redeliveryRounds = new Counter({ name: 'mail_redelivery_rounds_total', help: 're-delivery rounds, by result (ran, skipped, failed)', labelNames: ['result'], registers });
+    this.redelivered = new Counter({ name: 'mail_redelivered_total', help: 'due rows the re-delivery job published again (automatic retries)', registers });
+    this.manualRetries = new Counter({ name: 'mail_manual_retries_total', help: 'dead mails put back in play by a person (one at a time or in bulk)', registers });
+    this.deadTotal = new Counter({ name: 'mail_dead_total', help: 'mails this instance made dead, by who saw the last failure (publisher, listener, job)', labelNames: ['by'], registers });
+    this.httpRequests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route pattern and status code', labelNames: ['method', 'route', 'status'], registers });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route pattern',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+
+    const self = this;
+    new Gauge({
+      name: 'mail_messages',
+      help: 'msg_log rows by status (read from the database at scrape time)',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const s = await self.stats();
+        if (s) for (const name of STATUS_NAMES) this.set({ status: name }, s.counts[name]);
+      },
+    });
+    new Gauge({
+      name: 'mail_backlog',
+      help: 'msg_log rows not final yet, by status (read at scrape time)',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const s = await self.stats();
+        if (s) for (const code of PENDING) this.set({ status: statusName(code) }, s.counts[statusName(code)]);
+      },
+    });
+    new Gauge({
+      name: 'mail_backlog_due',
+      help: 'rows whose next_try_time has passed: work for the next re-delivery round (read at scrape time)',
+      registers,
+      async collect() {
+        const s = await self.stats();
+        if (s) this.set(s.due);
+      },
+    });
+    new Gauge({
+      name: 'mail_oldest_pending_age_seconds',
+      help: 'age of the oldest mail not final yet (0 when there is none)',
+      registers,
+      async collect() {
+        const s = await self.stats();
+        if (s) this.set(s.oldestPending?.ageSeconds ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mail_queue_messages',
+      help: 'messages ready in the RabbitMQ queue (the mail queue and its parking queue), read at scrape time',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const depth = await self.sources.queues?.depth();
+        this.reset();
+        for (const q of depth ?? []) this.set({ queue: q.queue }, q.messages);
+      },
+    });
+    new Gauge({
+      name: 'mail_queue_consumers',
+      help: 'consumers attached to the RabbitMQ queue, read at scrape time',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const depth = await self.sources.queues?.depth();
+        this.reset();
+        for (const q of depth ?? []) this.set({ queue: q.queue }, q.consumers);
+      },
+    });
+    new Gauge({
+      name: 'mail_dependency_up',
+      help: '1 when the dependency answers (database, broker, smtp), as /ready sees it',
+      labelNames: ['dependency'],
+      registers,
+      async collect() {
+        const checks = await self.sources.readiness?.().catch(() => null);
+        for (const [k, v] of Object.entries(checks ?? {})) this.set({ dependency: k }, v ? 1 : 0);
+      },
+    });
+  }
+
+  /** Connects the scrape-time gauges to their sources; called once the app has built them. */
+  attach(sources: MetricsSources): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  /** One status transition (or `n` of them). */
+  transition(toStatus: number, n = 1): void {
+    if (n > 0) this.transitions.inc({ to_status: statusName(toStatus) }, n);
+  }
+
+  private async stats() {
+    // A database that is down must not break the scrape: the gauges keep their last values and
+    // mail_dependency_up{dependency="database"} says why.
+    return (await this.sources.stats?.get(1_000).catch(() => null)) ?? null;
+  }
+
+  /** Other registries of this process (listener threads) whose counters and histograms /metrics adds up. */
+  addPeers(collect: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>): void {
+    this.peers = collect;
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    if (!this.peers) return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const all = [await this.registry.getMetricsAsJSON(), ...(await this.peers())];
+    return { contentType: this.registry.contentType, body: await AggregatorRegistry.aggregate(all).metrics() };
+  }
+}

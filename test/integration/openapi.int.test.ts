@@ -1,0 +1,162 @@
+// /openapi.json describes the API as it is: every route of the Express app is in it (and nothing else), and
+// every status code a route answers with is described. The statuses come from the app's own
+// http_requests_total counter after exercising each route, success and failure.
+import request from 'supertest';
+import type { MailDispatchApp } from '../../src/app';
+import { Status } from '../../src/core/status';
+import { createHttpApp } from '../../src/http/app';
+import { SmtpSink } from '../support/smtp-sink';
+import { createTestDb, deleteTopology, rowOf, startApp, testConfig, testLogger, uniqueTopology, type TestDb } from '../support/services';
+import { waitFor } from '../support/wait';
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+interface Spec {
+  openapi: string;
+  paths: Record<string, Record<string, { responses: Record<string, unknown>; operationId: string }>>;
+  components: { schemas: Record<string, unknown>; responses: Record<string, unknown> };
+}
+
+/** METHOD /path for every route, walking routers mounted at the root (Express 5: app.router.stack). */
+function routesOf(stack: Layer[]): string[] {
+  const out: string[] = [];
+  for (const layer of stack) {
+    if (layer.route) {
+      for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push(`${method.toUpperCase()} ${layer.route.path}`);
+    } else if (layer.handle?.stack) out.push(...routesOf(layer.handle.stack));
+  }
+  return out;
+}
+
+const toOpenApi = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+describe('the OpenAPI description', () => {
+  const topology = uniqueTopology();
+  let db: TestDb;
+  let sink: SmtpSink;
+  let app: MailDispatchApp;
+  let spec: Spec;
+
+  beforeAll(async () => {
+    sink = await new SmtpSink().start();
+    db = await createTestDb();
+    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+    spec = (await request(app.url).get('/openapi.json')).body as Spec;
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await sink?.stop();
+    await db?.drop();
+    await deleteTopology(topology);
+  });
+
+  test('is OpenAPI 3.1 and every $ref in it resolves', () => {
+    expect(spec.openapi).toBe('3.1.0');
+    const refs = JSON.stringify(spec).match(/"\$ref":"[^"]+"/g) ?? [];
+    expect(refs.length).toBeGreaterThan(10);
+    for (const r of refs) {
+      const m = /#\/components\/(\w+)\/(\w+)/.exec(r);
+      const found = Boolean(m && (spec.components as Record<string, Record<string, unknown>>)[m[1]!]?.[m[2]!]);
+      expect({ ref: r, found }).toEqual({ ref: r, found: true });
+    }
+  });
+
+  test('describes every route of the app, and no route that does not exist', () => {
+    const http = createHttpApp({
+      security: app.security!,
+      mail: app.mail,
+      prisma: app.prisma,
+      maxRecipients: 50,
+      maxTries: 3,
+      devFaults: false,
+      readiness: async () => ({}),
+      logger: testLogger(),
+      ops: { pool: db.pool, mail: app.mail, metrics: app.metrics, stats: app.stats, live: { subscribe: () => undefined } as never, maxTries: 3, devFaults: false, logger: testLogger() },
+    });
+    const routes = routesOf((http as unknown as { router: { stack: Layer[] } }).router.stack).map((r) => {
+      const [method, path] = r.split(' ');
+      return `${method} ${toOpenApi(path!)}`;
+    });
+    const described = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(routes.length).toBeGreaterThanOrEqual(16);
+    expect([...routes].sort()).toEqual([...described].sort());
+  });
+
+  test('describes every status code the routes answer with, success and failure', async () => {
+    const api = () => request(app.url);
+    const send = (body: unknown, fault?: string) => {
+      const r = api().post('/mail/send').set('content-type', 'application/json');
+      return (fault ? r.set('x-dev-fault', fault) : r).send(body as object);
+    };
+    // /mail
+    const ok = await send({ subject: 's', content: 'c', tos: 'a@example.com' });
+    expect(ok.status).toBe(202);
+    const msgId = ok.body.msgId as string;
+    expect((await send({ subject: '', content: 'c', tos: 'a@example.com' })).status).toBe(400);
+    expect((await api().post('/mail/send').set('content-type', 'application/json').send('{"subject":')).status).toBe(400);
+    expect((await api().post('/mail/send').set('content-type', 'text/plain').send('hello')).status).toBe(415);
+    expect((await send({ subject: 's', content: 'x'.repeat(300_000), tos: 'a@example.com' })).status).toBe(413);
+    expect((await api().get(`/mail/${msgId}`)).status).toBe(200);
+    expect((await api().get('/mail/1')).status).toBe(404);
+    expect((await api().post('/mail/1/retry')).status).toBe(404);
+    await waitFor('consumed', async () => (await rowOf(db.pool, msgId))?.status === Status.consumed);
+    expect((await api().post(`/mail/${msgId}/retry`)).status).toBe(409);
+    const dead = (await send({ subject: 's', content: 'c', tos: 'a@example.com' }, 'smtp-reject')).body.msgId as string;
+    await waitFor('dead', async () => (await rowOf(db.pool, dead))?.status === Status.dead);
+    expect((await api().post(`/mail/${dead}/retry`)).status).toBe(202);
+    expect((await api().post(`/mail/${dead}/retry`).set('content-type', 'application/json').send('{')).status).toBe(400);
+    // operations
+    expect((await api().get('/health')).status).toBe(200);
+    expect((await api().get('/ready')).status).toBe(200);
+    expect((await api().get('/metrics')).status).toBe(200);
+    expect((await api().get('/openapi.json')).status).toBe(200);
+    const docs = await api().get('/docs');
+    expect(docs.status).toBe(200);
+    expect((await api().get('/docs').set('if-none-match', docs.headers.etag!)).status).toBe(304);
+    // dashboard
+    const page = await api().get('/dashboard');
+    expect(page.status).toBe(200);
+    expect((await api().get('/dashboard').set('if-none-match', page.headers.etag!)).status).toBe(304);
+    const asset = await api().get('/dashboard/assets/app.js');
+    expect(asset.status).toBe(200);
+    expect((await api().get('/dashboard/assets/app.js').set('if-none-match', asset.headers.etag!)).status).toBe(304);
+    expect((await api().get('/dashboard/assets/missing.js')).status).toBe(404);
+    expect((await api().get('/api/info')).status).toBe(200);
+    expect((await api().get('/api/stats')).status).toBe(200);
+    expect((await api().get('/api/mails')).status).toBe(200);
+    expect((await api().get('/api/mails').query({ status: 'nope' })).status).toBe(400);
+    expect((await api().get(`/api/mails/${msgId}`)).status).toBe(200);
+    expect((await api().get('/api/mails/1')).status).toBe(404);
+    const controller = new AbortController();
+    const events = await fetch(`${app.url}/api/events`, { signal: controller.signal });
+    expect(events.status).toBe(200);
+    controller.abort();
+    expect((await api().post('/api/mails/retry').send({ dryRun: true })).status).toBe(200);
+    expect((await api().post('/api/mails/retry').send({ dryRun: false, q: 'nobody.example.com' })).status).toBe(202);
+    expect((await api().post('/api/mails/retry').send({ dryRun: 1 })).status).toBe(400);
+    expect((await api().post('/api/mails/retry').set('content-type', 'application/json').send('{')).status).toBe(400);
+    expect((await api().post('/api/mails/retry').set('content-type', 'text/plain').send('x')).status).toBe(415);
+    expect((await api().post('/api/mails/retry').send({ dryRun: true, q: 'x'.repeat(300_000) })).status).toBe(413);
+    let status = 202;
+    for (let i = 0; i < 10 && status !== 429; i++) status = (await api().post('/api/mails/retry').send({ dryRun: false, q: 'nobody.example.com' })).status;
+    expect(status).toBe(429);
+    await new Promise((r) => setTimeout(r, 200)); // the aborted event stream is counted when it closes
+
+    const seen = (await app.metrics.httpRequests.get()).values.map((v) => ({ method: String(v.labels.method), route: String(v.labels.route), status: String(v.labels.status) }));
+    const routed = seen.filter((s) => s.route !== 'unmatched');
+    expect(routed.length).toBeGreaterThanOrEqual(25);
+    // errors thrown inside a route are counted under that route
+    expect(routed).toEqual(expect.arrayContaining([{ method: 'GET', route: '/mail/:msgId', status: '404' }, { method: 'POST', route: '/api/mails/retry', status: '429' }]));
+    const undescribed = routed.filter((s) => !spec.paths[toOpenApi(s.route)]?.[s.method.toLowerCase()]?.responses[s.status]);
+    expect(undescribed).toEqual([]);
+  });
+
+  test('the docs page is served by the app and renders from /openapi.json', async () => {
+    const res = await request(app.url).get('/docs');
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/<script src="\/dashboard\/assets\/docs\.js"/);
+  });
+});
