@@ -35,7 +35,8 @@ export class ListenerThreads {
 
   private spawn(index: number): void {
     const config: Config = { ...this.deps.config, ROLES: ['listener'], LISTENER_THREADS: 0, MIGRATE_ON_START: false };
-    const worker = new Worker(ENTRY, { workerData: { config, index } });
+    // A bounded heap: the thread holds at most a prefetch of mails, so memory stays flat under any backlog.
+    const worker = new Worker(ENTRY, { workerData: { config, index }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     this.workers.add(worker);
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'ready') this.ready.add(worker);

@@ -41,8 +41,8 @@ export class MailListener {
   private readonly consumed: Batcher<string>;
 
   constructor(private readonly deps: ListenerDeps) {
-    this.claimBatch = new Batcher({ maxItems: 100, maxWaitMs: 1, flush: (ids) => this.claimAll(ids) });
-    this.consumed = new Batcher<string>({ maxItems: 200, maxWaitMs: 2, flush: (ids) => deps.repo.markManyConsumed(ids) });
+    this.claimBatch = new Batcher({ maxItems: 200, maxWaitMs: 0, maxConcurrent: 2, flush: (ids) => this.claimAll(ids) });
+    this.consumed = new Batcher<string>({ maxItems: 500, maxWaitMs: 2, maxConcurrent: 1, flush: (ids) => deps.repo.markManyConsumed(ids) });
   }
 
   private async claimAll(ids: string[]): Promise<{ claimed: boolean; owner: string }[]> {

@@ -21,7 +21,7 @@ export class Dispatcher {
 
   constructor(private readonly deps: { repo: MsgLogRepo; publisher: Publish; retry: RetryPolicy; logger: Logger }) {
     // Confirms arrive in streams; one UPDATE ... IN (...) records many of them.
-    this.delivered = new Batcher<string>({ maxItems: 200, maxWaitMs: 2, flush: (ids) => deps.repo.markDelivered(ids) });
+    this.delivered = new Batcher<string>({ maxItems: 500, maxWaitMs: 2, maxConcurrent: 1, flush: (ids) => deps.repo.markDelivered(ids) });
   }
 
   /** Publishes and records the outcome. Resolves once the outcome is committed; never rejects. */

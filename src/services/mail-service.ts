@@ -32,7 +32,7 @@ export class MailService {
       logger: Logger;
     },
   ) {
-    this.inserts = new Batcher<NewRow>({ maxItems: 100, maxWaitMs: 1, flush: (rows) => deps.repo.insertMany(rows) });
+    this.inserts = new Batcher<NewRow>({ maxItems: 200, maxWaitMs: 0, maxConcurrent: 2, flush: (rows) => deps.repo.insertMany(rows) });
   }
 
   /** Resolves once the row is committed; the publish and its confirm carry on in the background. */

@@ -1,4 +1,6 @@
 // Gathers items added by concurrent callers and flushes them together: after maxWaitMs, or at maxItems.
+// With maxConcurrent, at most that many flushes run at once and items wait for a free slot: under load each
+// flush carries more items (one commit for many), and under light load nothing waits longer than maxWaitMs.
 // Each add() settles when the flush that carried its item has committed: with the flush's per-item result
 // when it returns an array (one entry per item), or with its error.
 
@@ -18,7 +20,7 @@ export class Batcher<T, R = void> {
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly opts: { maxItems: number; maxWaitMs: number; flush: (items: T[]) => Promise<unknown> }) {}
+  constructor(private readonly opts: { maxItems: number; maxWaitMs: number; maxConcurrent?: number; flush: (items: T[]) => Promise<unknown> }) {}
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -29,28 +31,34 @@ export class Batcher<T, R = void> {
     });
   }
 
-  private flushNow(): void {
+  private flushNow(force = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.items.length === 0) return;
-    const items = this.items;
-    const waiters = this.waiters;
-    this.items = [];
-    this.waiters = [];
+    // All slots busy: the items wait for the first flush to finish (see finally below), gathering company.
+    if (!force && this.inFlight.size >= (this.opts.maxConcurrent ?? Infinity)) return;
+    const items = this.items.splice(0, this.opts.maxItems);
+    const waiters = this.waiters.splice(0, items.length);
     const p = Promise.resolve()
       .then(() => this.opts.flush(items))
       .then(
         (result) => waiters.forEach((w, i) => settle(w, result, i)),
         (err) => waiters.forEach((w) => w.reject(err)),
       )
-      .finally(() => this.inFlight.delete(p));
+      .finally(() => {
+        this.inFlight.delete(p);
+        // items held back for a free slot go now
+        if (this.opts.maxConcurrent !== undefined && this.items.length > 0) this.flushNow();
+      });
     this.inFlight.add(p);
   }
 
   /** Flushes what is waiting and waits for every flush in progress. */
   async close(): Promise<void> {
-    this.flushNow();
-    await Promise.all([...this.inFlight]);
+    while (this.items.length > 0 || this.inFlight.size > 0) {
+      this.flushNow(true);
+      await Promise.all([...this.inFlight]);
+    }
   }
 }
 

@@ -195,3 +195,39 @@ describe('Batcher', () => {
     await added;
   });
 });
+
+describe('Batcher with maxConcurrent', () => {
+  test('while the only slot is busy, items gather and go together as soon as it frees up', async () => {
+    const started: number[][] = [];
+    const releases: (() => void)[] = [];
+    const batcher = new Batcher<number>({
+      maxItems: 100,
+      maxWaitMs: 0,
+      maxConcurrent: 1,
+      flush: (items) => {
+        started.push(items);
+        return new Promise<void>((r) => releases.push(r));
+      },
+    });
+    const first = batcher.add(1);
+    await new Promise((r) => setTimeout(r, 5));
+    const later = [2, 3, 4].map((n) => batcher.add(n));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual([[1]]);
+    releases[0]!();
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual([[1], [2, 3, 4]]);
+    releases[1]!();
+    await Promise.all(later);
+  });
+
+  test('close() flushes what waits for a slot too', async () => {
+    const flushed: number[][] = [];
+    const batcher = new Batcher<number>({ maxItems: 2, maxWaitMs: 0, maxConcurrent: 1, flush: async (items) => void flushed.push(items) });
+    const adds = [1, 2, 3, 4, 5].map((n) => batcher.add(n));
+    await batcher.close();
+    await Promise.all(adds);
+    expect(flushed.flat()).toEqual([1, 2, 3, 4, 5]);
+  });
+});
