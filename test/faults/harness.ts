@@ -6,7 +6,7 @@ import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
 import { FINAL } from '../../src/core/status';
 import { FAST, uniqueName, type TestDb } from '../support/services';
-import { check, formatLine, type CheckCopy, type CheckRow } from './checker';
+import { check, formatLine, type CheckCopy, type CheckResult, type CheckRow } from './checker';
 import { writeResult, type ScenarioCheck, type ScenarioRecord } from './summary-format';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -46,6 +46,7 @@ export class Traffic {
   private next = 0;
   private target: () => string;
   stopped = false;
+  private paused = false;
 
   constructor(
     target: string | (() => string),
@@ -65,6 +66,20 @@ export class Traffic {
   /** Stops starting new requests. */
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Holds the requests not yet started (the ones in flight carry on) until resume(). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  /** Requests started and not yet answered. */
+  get inFlight(): number {
+    return Math.min(this.next, this.n) - this.outcomes.length;
   }
 
   get answered(): number {
@@ -92,6 +107,7 @@ export class Traffic {
 
   private async worker(): Promise<void> {
     for (;;) {
+      while (this.paused && !this.stopped) await sleep(10);
       if (this.stopped) return;
       const i = this.next++;
       if (i >= this.n) return;
@@ -224,15 +240,21 @@ export class ScenarioRun {
     return ok;
   }
 
-  async finish(input: FinishInput): Promise<ScenarioRecord> {
+  /** Waits for the rows to settle (bounded), then runs the checker; records nothing yet. */
+  async settle(input: FinishInput): Promise<CheckResult> {
     const settle = await waitSettled(input.pool, input.boundMs, input.onlyIds);
     this.expect(`every row final within ${Math.round(input.boundMs / 1000)} s of the heal`, settle.settled, settle.settled ? `${(settle.ms / 1000).toFixed(1)} s` : 'not settled');
     await sleep(input.quietMs ?? 1000);
     const rows = await readRows(input.pool, input.onlyIds);
-    return this.record(check({ accepted: input.accepted, sink: input.sink, rows }));
+    return check({ accepted: input.accepted, sink: input.sink, rows });
   }
 
-  record(result: ReturnType<typeof check>): ScenarioRecord {
+  /** settle(), then record the figures. */
+  async finish(input: FinishInput): Promise<ScenarioRecord> {
+    return this.record(await this.settle(input));
+  }
+
+  record(result: CheckResult): ScenarioRecord {
     const ms = Date.now() - this.started;
     const ok = result.ok && this.checks.every((c) => c.ok);
     const record: ScenarioRecord = { scenario: this.name, fault: this.fault, result, ms, ok, checks: this.checks, line: formatLine(this.name, result, ms), at: new Date().toISOString() };

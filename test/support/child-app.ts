@@ -33,7 +33,10 @@ export class ChildApp {
 
   async start(readyWithinMs = 40_000): Promise<this> {
     this.port = await freePort();
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), MAIN], {
+    // One process, tsx as a loader (not the tsx CLI, which runs the app in a child of its own: a SIGKILL would
+    // kill the CLI and leave the app running).
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      cwd: path.resolve(__dirname, '../..'),
       env: { ...process.env, LOG_LEVEL: 'warn', ...this.env, PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -58,13 +61,12 @@ export class ChildApp {
     const started = Date.now();
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     child.kill(signal);
-    const timeout = new Promise<null>((r) => setTimeout(() => r(null), waitMs));
-    const result = await Promise.race([exited, timeout]);
-    if (!result) {
-      child.kill('SIGKILL');
-      const [code, sig] = await exited;
-      return { code, signal: sig, ms: Date.now() - started };
-    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)));
+    const result = (await Promise.race([exited, timeout])) ?? (child.kill('SIGKILL'), await exited);
+    clearTimeout(timer);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
     return { code: result[0], signal: result[1], ms: Date.now() - started };
   }
 }
