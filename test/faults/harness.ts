@@ -1,11 +1,13 @@
 // What every fault scenario shares: HTTP traffic with its 202s recorded, the msg_log rows, the wait for rows to
 // settle after the faults heal, and the end of a scenario (checker, figures line, result file for the summary).
 // Used by test/faults/*.fault.test.ts and by scripts/chaos.ts.
+import { connect, type ConfirmChannel } from 'amqplib';
+import { encodeMailMessage } from '../../src/core/mail-message';
 import type { Pool } from '../../src/store/db';
 import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
 import { FINAL } from '../../src/core/status';
-import { FAST, uniqueName, type TestDb } from '../support/services';
+import { AMQP_URL, FAST, uniqueName, type TestDb } from '../support/services';
 import { check, formatLine, type CheckCopy, type CheckResult, type CheckRow } from './checker';
 import { writeResult, type ScenarioCheck, type ScenarioRecord } from './summary-format';
 
@@ -31,6 +33,8 @@ export interface RequestOutcome {
   i: number;
   status: number | 'error' | 'timeout';
   msgId?: string;
+  /** when the request started (epoch ms) */
+  at: number;
   ms: number;
   code?: string;
 }
@@ -125,10 +129,10 @@ export class Traffic {
       const res = await fetch(`${this.target()}/mail/send`, { method: 'POST', headers, body, signal: AbortSignal.timeout(o.timeoutMs ?? 15_000) });
       const json = (await res.json().catch(() => ({}))) as { msgId?: string; code?: string };
       if (res.status === 202 && json.msgId) this.accepted.push(json.msgId);
-      return { i, status: res.status, msgId: json.msgId, code: json.code, ms: Date.now() - started };
+      return { i, status: res.status, msgId: json.msgId, code: json.code, at: started, ms: Date.now() - started };
     } catch (err) {
       const timeout = (err as Error).name === 'TimeoutError';
-      return { i, status: timeout ? 'timeout' : 'error', ms: Date.now() - started };
+      return { i, status: timeout ? 'timeout' : 'error', at: started, ms: Date.now() - started };
     }
   }
 }
@@ -300,5 +304,51 @@ export function appEnv(t: AppTarget, extra: Record<string, string> = {}): Record
     MQ_QUEUE: t.topology.queue,
     MQ_ROUTING_KEY: t.topology.routingKey,
     ...extra,
+  };
+}
+
+// ---------------------------------------------------------------- rows and messages made by the scenario itself
+
+let seedSeq = 0;
+
+/**
+ * Inserts rows directly, as the API would have (or as a table with history holds them), and returns their msgIds
+ * and message bodies. `dueInMs` sets next_try_time relative to now (negative: already due).
+ */
+export async function seedRows(
+  pool: Pool,
+  topology: { exchange: string; routingKey: string },
+  n: number,
+  opts: { status?: number; tryCount?: number; dueInMs?: number; subject?: (i: number) => string } = {},
+): Promise<{ msgId: string; body: Buffer }[]> {
+  const out: { msgId: string; body: Buffer }[] = [];
+  const base = BigInt(Date.now()) * 1_000_000n + BigInt(++seedSeq) * 10_000n;
+  for (let i = 0; i < n; i += 200) {
+    const chunk = Array.from({ length: Math.min(200, n - i) }, (_, k) => {
+      const msgId = String(base + BigInt(i + k));
+      const msg = encodeMailMessage({ msgId, subject: opts.subject?.(i + k) ?? `seeded mail ${i + k}`, content: 'seeded', tos: ['someone@example.com'] });
+      out.push({ msgId, body: Buffer.from(msg) });
+      return [msgId, msg];
+    });
+    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))').join(',');
+    const args = chunk.flatMap(([msgId, msg]) => [msgId, msg, topology.exchange, topology.routingKey, opts.status ?? 0, opts.tryCount ?? 0, (opts.dueInMs ?? 3_600_000) * 1000]);
+    await pool.query(`INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time) VALUES ${values}`, args);
+  }
+  return out;
+}
+
+/** A confirm channel of the scenario's own, to publish raw messages (copies, poison) the way another producer would. */
+export async function rawPublisher(amqpUrl = AMQP_URL): Promise<{ publish: (exchange: string, key: string, body: Buffer, msgId?: string) => Promise<void>; channel: ConfirmChannel; close: () => Promise<void> }> {
+  const conn = await connect(amqpUrl);
+  const channel = await conn.createConfirmChannel();
+  return {
+    channel,
+    publish: (exchange, key, body, msgId) =>
+      new Promise<void>((resolve, reject) => {
+        channel.publish(exchange, key, body, { persistent: true, messageId: msgId, contentType: 'application/json' }, (err: unknown) => (err ? reject(err) : resolve()));
+      }),
+    close: async () => {
+      await conn.close().catch(() => undefined);
+    },
   };
 }

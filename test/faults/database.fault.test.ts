@@ -1,0 +1,160 @@
+// Faults on the database side, while mails are accepted and sent:
+//   database-down: the database stops answering (the proxy in front of it refuses connections and resets the
+//     open ones). The API answers 503 and stores nothing; the listener, handed messages it cannot claim, neither
+//     sends them nor acks them; everything recovers when the database is back.
+//   database-real-stop (FAULTS_REAL_DB_STOP=1): the same against a real MariaDB server that is really stopped
+//     (SIGTERM, clean shutdown) and started again: a private server of this suite's own, never the shared one.
+//   database-blackhole: one of two instances has its database connections black-holed for 10 s (nothing passes,
+//     nothing closes), longer than a send lease, then the partition heals. Its requests must still be answered in
+//     bounded time; a send whose outcome it could not record is taken over by the other instance when the lease
+//     runs out, and counted as uncertain; nothing is lost.
+//   database-reset-mid-insert: the database connections are reset while INSERTs are in flight (their replies
+//     held back by 150 ms of latency). A 503 says "nothing was stored": is that so?
+import type { MailDispatchApp } from '../../src/app';
+import { Status } from '../../src/core/status';
+import { parkingQueue } from '../../src/broker/topology';
+import { FAST } from '../support/services';
+import { PrivateMariaDb, privateMariaDbAvailable } from '../support/private-mariadb';
+import { hasRabbitmqctl, queueDepth } from '../support/rabbit';
+import { assertScenario, rawPublisher, ScenarioRun, seedRows, sleep, Traffic, type RequestOutcome } from './harness';
+import { Fixture } from './fixture';
+
+const OUTAGE_MS = 6000;
+const SEEDED = 100;
+
+interface Outage {
+  down: () => Promise<void> | void;
+  up: () => Promise<void> | void;
+}
+
+/**
+ * The shared play: traffic through the app, then the outage; during it, the messages of SEEDED committed rows
+ * reach the queue (the listener gets them with the database away); then the database comes back.
+ */
+async function playOutage(fx: Fixture, sc: ScenarioRun, app: MailDispatchApp, outage: Outage, opts: { outageMs: number; seeded: boolean; kind: string }): Promise<void> {
+  const N = 300;
+  // Rows committed before the outage whose messages arrive during it (due in an hour: only their message can move them).
+  const seeded = opts.seeded ? await seedRows(fx.db.pool, fx.topology, SEEDED, { status: Status.delivered, dueInMs: 3_600_000 }) : [];
+  const raw = await rawPublisher();
+  fx.defer('raw publisher', () => raw.close());
+  const traffic = new Traffic(app.url, N, { concurrency: 5, pauseMs: 10, timeoutMs: 30_000 });
+  await traffic.reach(100);
+
+  await outage.down();
+  const downAt = Date.now();
+  for (const s of seeded) await raw.publish(fx.topology.exchange, fx.topology.routingKey, s.body, s.msgId);
+  const ready = await fetch(`${app.url}/ready`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.status).catch(() => 'no answer');
+  await sleep(Math.max(0, opts.outageMs - (Date.now() - downAt)));
+  const seededIds = new Set(seeded.map((s) => s.msgId));
+  const sentDuring = fx.sink.received.filter((m) => seededIds.has(m.msgId ?? '')).length;
+  const depth = hasRabbitmqctl ? await queueDepth(fx.topology.queue) : null;
+  const parked = hasRabbitmqctl ? await queueDepth(parkingQueue(fx.topology)) : null;
+  const upAt = Date.now();
+  await outage.up();
+  await traffic.done;
+
+  // The pool waits up to its acquire timeout (5 s) for a connection: a request that started early enough in the
+  // outage must get its 503 by then; one that started later may be served (202) once the database is back.
+  const early = traffic.outcomes.filter((o: RequestOutcome) => o.at >= downAt && o.at < upAt - 5500);
+  const kinds = new Map<string, number>();
+  for (const o of traffic.outcomes.filter((x) => x.at >= downAt - 100 && x.at < upAt)) {
+    const k = `${o.status}${o.code ? ` ${o.code}` : ''}`;
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+  const slowest = Math.max(0, ...traffic.outcomes.map((o) => o.ms));
+  const summary = `during the outage: ${[...kinds].map(([k, v]) => `${v}× ${k}`).join(', ') || 'none'}; slowest answer ${slowest} ms`;
+  sc.expect('requests that started early in the outage answered 503 DATABASE_UNAVAILABLE', early.length > 0 && early.every((o) => o.status === 503 && o.code === 'DATABASE_UNAVAILABLE'), `${early.length} such requests; ${summary}`);
+  sc.expect('every request answered 202 or 503, none waited over 6 s', traffic.outcomes.every((o) => (o.status === 202 || (o.status === 503 && o.code === 'DATABASE_UNAVAILABLE')) && o.ms <= 6000), summary);
+  sc.expect('GET /ready answered 503', ready === 503, String(ready));
+  if (opts.seeded) sc.expect('no mail sent for messages that arrived during the outage (no send without a claim)', sentDuring === 0, sentDuring);
+  if (opts.seeded && depth) sc.expect('those messages stayed with the broker (not acked, not parked)', depth.total >= SEEDED && (parked?.total ?? 0) === 0, `queue ready ${depth.ready} + unacked ${depth.unacked}, parked ${parked?.total ?? 0}`);
+
+  const record = await sc.finish({ accepted: [...traffic.accepted, ...seeded.map((s) => s.msgId)], sink: fx.sink.received, pool: fx.db.pool, boundMs: 40_000, quietMs: 1500 });
+  process.stdout.write(`  ${opts.kind}: ${summary}\n`);
+  assertScenario(record);
+}
+
+describe('fault: the database goes away', () => {
+  describe('database-down', () => {
+    const fx = new Fixture();
+    beforeAll(() => fx.setup());
+    afterAll(() => fx.teardown());
+
+    test('database-down', async () => {
+      const sc = new ScenarioRun('database-down', `database unreachable for ${OUTAGE_MS / 1000} s (proxy refuses and resets) under 300 requests; ${SEEDED} messages arrive meanwhile`);
+      const proxy = await fx.dbProxy();
+      const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
+      await playOutage(fx, sc, app, { down: () => proxy.down(), up: () => proxy.up() }, { outageMs: OUTAGE_MS, seeded: true, kind: 'down' });
+    });
+  });
+
+  const realStop = process.env.FAULTS_REAL_DB_STOP === '1' && privateMariaDbAvailable;
+  (realStop ? describe : describe.skip)('database-real-stop (FAULTS_REAL_DB_STOP=1)', () => {
+    const fx = new Fixture();
+    const server = new PrivateMariaDb();
+    beforeAll(async () => {
+      await server.create();
+      await fx.setup({ dbServerUrl: server.serverUrl });
+    });
+    afterAll(async () => {
+      await server.start().catch(() => undefined); // never leave it stopped while the teardown needs it
+      await fx.teardown();
+      await server.destroy();
+    });
+
+    test('database-real-stop', async () => {
+      const sc = new ScenarioRun('database-real-stop', `a real MariaDB stopped (SIGTERM) for ${OUTAGE_MS / 1000} s and started again, under 300 requests`);
+      const app = await fx.app();
+      try {
+        await playOutage(fx, sc, app, { down: () => server.stop('SIGTERM'), up: () => server.start() }, { outageMs: OUTAGE_MS, seeded: true, kind: 'real stop' });
+      } finally {
+        await server.start();
+      }
+    });
+  });
+
+  describe('database-blackhole', () => {
+    const fx = new Fixture();
+    beforeAll(() => fx.setup());
+    afterAll(() => fx.teardown());
+
+    test('database-blackhole', async () => {
+      const HOLE_MS = 10_000;
+      const sc = new ScenarioRun('database-blackhole', `one of two instances has its database black-holed for ${HOLE_MS / 1000} s (over the ${FAST.LEASE_MS} ms lease), then healed; 300 requests to it`);
+      const proxy = await fx.dbProxy();
+      const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
+      // The other instance reaches the database directly: it takes over what the first one cannot finish.
+      await fx.app({ ROLES: 'listener,job' });
+      fx.sink.replyDelayMs = 20;
+      await playOutage(fx, sc, app, { down: () => proxy.blackhole(), up: () => proxy.heal('resume') }, { outageMs: HOLE_MS, seeded: false, kind: 'blackhole' });
+    });
+  });
+
+  describe('database-reset-mid-insert', () => {
+    const fx = new Fixture();
+    beforeAll(() => fx.setup());
+    afterAll(() => fx.teardown());
+
+    test('database-reset-mid-insert', async () => {
+      const N = 120;
+      const sc = new ScenarioRun('database-reset-mid-insert', `database connections reset 2 times while INSERTs are in flight (150 ms latency); ${N} requests`);
+      const proxy = await fx.dbProxy();
+      const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
+      proxy.delayMs = 150;
+      const traffic = new Traffic(app.url, N, { concurrency: 10 });
+      for (const at of [30, 70]) {
+        await traffic.reach(at);
+        await sleep(200); // INSERTs have reached the server; their OKs are still in the proxy
+        proxy.resetAll();
+      }
+      await traffic.done;
+      proxy.delayMs = 0;
+      const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: fx.db.pool, boundMs: 30_000 });
+      const refused = traffic.outcomes.filter((o) => o.status === 503);
+      const refusedButStored = result.rows - result.accepted;
+      sc.expect('some requests were cut by the resets (503)', refused.length > 0, `${refused.length}× 503`);
+      sc.expect('a 503 stored nothing ("The database is unavailable; nothing was stored")', refusedButStored === 0, `${refusedButStored} of ${refused.length} requests answered 503 were committed, and their mails sent`);
+      assertScenario(sc.record(result));
+    });
+  });
+});
