@@ -1,6 +1,6 @@
 // rabbitmqctl for the fault scenarios that need the broker itself: a real restart, a queue policy, a memory alarm,
 // and read-only queue depths. Every change here is undone by the caller in a finally block.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -55,11 +55,17 @@ export async function setWatermark(value: string[]): Promise<void> {
   await rabbitmqctl('set_vm_memory_high_watermark', ...value);
 }
 
-/** Raises the memory alarm (every publishing connection on the broker is blocked) until `restore()` is called. */
-export async function raiseMemoryAlarm(): Promise<{ restore: () => Promise<void>; previous: string[] }> {
+/**
+ * Raises the memory alarm (every publishing connection on the broker is blocked) until `restore()` is called.
+ * A detached watchdog process restores the previous value after `maxMs` even if this process dies first.
+ */
+export async function raiseMemoryAlarm(maxMs = 30_000): Promise<{ restore: () => Promise<void>; previous: string[] }> {
   let previous = await currentWatermark();
   // A value this small is an alarm left behind by a run that died before restoring it: restore RabbitMQ's default.
   if (previous.length === 1 && Number(previous[0]) < 0.001) previous = ['0.4'];
+  const restoreCmd = `rabbitmqctl -q set_vm_memory_high_watermark ${previous.map((a) => `'${a.replace(/'/g, '')}'`).join(' ')}`;
+  const watchdog = spawn('sh', ['-c', `sleep ${Math.ceil(maxMs / 1000)}; ${restoreCmd}`], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
   await setWatermark(['0.0000001']);
   let restored = false;
   return {
@@ -68,6 +74,13 @@ export async function raiseMemoryAlarm(): Promise<{ restore: () => Promise<void>
       if (restored) return;
       restored = true;
       await setWatermark(previous);
+      if (watchdog.pid && watchdog.exitCode === null) {
+        try {
+          process.kill(-watchdog.pid, 'SIGTERM'); // the watchdog's own process group: the sh and its sleep
+        } catch {
+          // already gone
+        }
+      }
     },
   };
 }
