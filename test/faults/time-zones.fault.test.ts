@@ -30,7 +30,7 @@ describe('fault: the app and the database in other time zones than UTC', () => {
     fx.sink.decide = ({ subject, attempt }) => (Number(/fault mail (\d+)/.exec(subject ?? '')?.[1]) % 3 === 1 && attempt === 1 ? 'tempfail' : 'accept');
     const app = await fx.child({ TZ: APP_TZ, DEV_FAULTS: 'true' });
     const started = Date.now();
-    const traffic = new Traffic(app.url, N, { concurrency: 10, headers: (i) => (i % 3 === 0 ? { 'x-dev-fault': 'lose-publish' } : {}) });
+    const traffic = new Traffic(app.url, N, { concurrency: 10, headers: (i): Record<string, string> => (i % 3 === 0 ? { 'x-dev-fault': 'lose-publish' } : {}) });
     await traffic.done;
     sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
 
