@@ -150,15 +150,15 @@ describe('fault: the database goes away', () => {
       const sc = new ScenarioRun('database-reset-mid-insert', `database connections reset 2 times while INSERTs are in flight (150 ms latency); ${N} requests`);
       const proxy = await fx.dbProxy();
       const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
-      proxy.delayMs = 150;
-      const traffic = new Traffic(app.url, N, { concurrency: 10 });
+      const traffic = new Traffic(app.url, N, { concurrency: 10, pauseMs: 10 });
       for (const at of [30, 70]) {
         await traffic.reach(at);
-        await sleep(200); // INSERTs have reached the server; their OKs are still in the proxy
+        proxy.delayMs = 150;
+        await sleep(250); // INSERTs sent now reach the server; their OKs are still in the proxy
         proxy.resetAll();
+        proxy.delayMs = 0;
       }
       await traffic.done;
-      proxy.delayMs = 0;
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: fx.db.pool, boundMs: 30_000 });
       const refused = traffic.outcomes.filter((o) => o.status === 503);
       const refusedButStored = result.rows - result.accepted;
