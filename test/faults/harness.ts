@@ -217,7 +217,8 @@ export async function within<T>(ms: number, probe: () => Promise<T> | T, every =
 
 export interface FinishInput {
   accepted: readonly string[];
-  sink: readonly CheckCopy[];
+  /** the sink's copies, or a function giving them once settled */
+  sink: readonly CheckCopy[] | (() => readonly CheckCopy[]);
   pool: Pool;
   /** ms to let the rows settle after the faults healed */
   boundMs: number;
@@ -250,7 +251,8 @@ export class ScenarioRun {
     this.expect(`every row final within ${Math.round(input.boundMs / 1000)} s of the heal`, settle.settled, settle.settled ? `${(settle.ms / 1000).toFixed(1)} s` : 'not settled');
     await sleep(input.quietMs ?? 1000);
     const rows = await readRows(input.pool, input.onlyIds);
-    return check({ accepted: input.accepted, sink: input.sink, rows });
+    const sink = typeof input.sink === 'function' ? input.sink() : input.sink;
+    return check({ accepted: input.accepted, sink, rows });
   }
 
   /** settle(), then record the figures. */

@@ -11,12 +11,15 @@ const SUMMARY_FILE = path.join(ROOT, 'test-artifacts', 'faults-summary.md');
 
 /** The order of the table (the list); scenarios not named here come after, by name. */
 const ORDER = [
+  'baseline',
   'broker-down-at-accept',
   'broker-restart',
   'confirm-blackhole',
   'broker-blackhole-stuck-flows',
   'app-sigkill',
   'smtp-4xx-and-timeouts',
+  'smtp-4xx',
+  'smtp-hang',
   'smtp-5xx',
   'smtp-drop-after-data',
   'database-down',
