@@ -1,4 +1,6 @@
 // Unit tests (test/unit) need nothing; integration tests (test/integration) use the real RabbitMQ, MariaDB and a loopback SMTP sink.
+// The fault suite (test/faults, see jest.faults.config.js) runs here too, so `npm test` and CI play every scenario;
+// its reporter writes the scenarios' figures to test-artifacts/faults-summary.md.
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -6,5 +8,5 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
   testTimeout: 60_000,
-  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/test/faults/faults-reporter.js', '<rootDir>/test/support/summary-reporter.js'],
 };

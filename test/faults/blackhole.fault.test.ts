@@ -12,6 +12,9 @@ import { AMQP_URL, FAST } from '../support/services';
 import { assertScenario, ScenarioRun, sleep, Traffic, within } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const CONFIRM_TIMEOUT_MS = Number(FAST.CONFIRM_TIMEOUT_MS);
 
 /** Records how long each publish took to settle, and how. */
@@ -59,7 +62,7 @@ describe('fault: a black-holed broker connection', () => {
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
       const slowest = Math.max(...publishes.filter((p) => p.ms >= 0).map((p) => p.ms));
-      sc.expect('the slowest publish settled within the confirm timeout', slowest <= CONFIRM_TIMEOUT_MS + 250, `${slowest} ms`);
+      sc.expect('the slowest publish settled within the confirm timeout', slowest <= CONFIRM_TIMEOUT_MS + 500, `${slowest} ms`);
 
       const record = await sc.finish({ accepted: traffic.accepted, sink: fx.sink.received, pool: app.pool, boundMs: 30_000, quietMs: 2000 });
       assertScenario(record);

@@ -6,6 +6,9 @@ import { AMQP_URL } from '../support/services';
 import { assertScenario, countByStatus, readRows, ScenarioRun, sleep, Traffic, within } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const N = 300;
 
 describe('fault: the broker is down when requests arrive', () => {

@@ -16,6 +16,9 @@ import { AMQP_URL, uniqueName } from '../support/services';
 import { assertScenario, countByStatus, rawPublisher, readRows, ScenarioRun, sleep, Traffic, within } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 async function bodiesOf(app: MailDispatchApp, ids: readonly string[]): Promise<{ msgId: string; body: Buffer }[]> {
   const out: { msgId: string; body: Buffer }[] = [];
   for (let i = 0; i < ids.length; i += 500) {

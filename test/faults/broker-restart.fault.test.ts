@@ -7,6 +7,9 @@ import { hasRabbitmqctl, rabbitmqctl } from '../support/rabbit';
 import { assertScenario, countByStatus, ScenarioRun, sleep, Traffic } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const N = Number(process.env.FAULTS_RESTART_MAILS ?? 2500);
 // FAULTS_RESTART_DRY=1 plays the scenario without touching the broker (for tuning the figures on a shared machine).
 const ctl = process.env.FAULTS_RESTART_DRY === '1' ? async (..._: string[]) => '' : rabbitmqctl;

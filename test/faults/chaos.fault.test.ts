@@ -6,6 +6,9 @@ import { AMQP_URL } from '../support/services';
 import { optionsFromEnv, runChaos } from '../../scripts/chaos';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 describe('npm run chaos', () => {
   const fx = new Fixture();
   beforeAll(() => fx.setup());

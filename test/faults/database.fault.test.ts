@@ -16,8 +16,11 @@ import { parkingQueue } from '../../src/broker/topology';
 import { FAST } from '../support/services';
 import { PrivateMariaDb, privateMariaDbAvailable } from '../support/private-mariadb';
 import { hasRabbitmqctl, queueDepth } from '../support/rabbit';
-import { assertScenario, rawPublisher, ScenarioRun, seedRows, sleep, Traffic } from './harness';
+import { assertScenario, rawPublisher, readRows, ScenarioRun, seedRows, sleep, Traffic } from './harness';
 import { Fixture } from './fixture';
+
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
 
 const OUTAGE_MS = 6000;
 const SEEDED = 100;
@@ -161,9 +164,12 @@ describe('fault: the database goes away', () => {
       await traffic.done;
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: fx.db.pool, boundMs: 30_000 });
       const refused = traffic.outcomes.filter((o) => o.status === 503);
-      const refusedButStored = result.rows - result.accepted;
+      // A row committed without a 202 is fine only if its 503 said so (named the msgId, so the client can look it up
+      // instead of sending the mail again); the catalogue's title for that 503 is "nothing was stored".
+      const answered = new Set(traffic.outcomes.filter((o) => o.msgId).map((o) => o.msgId!));
+      const silent = (await readRows(fx.db.pool)).filter((r) => !answered.has(String(r.msg_id))).length;
       sc.expect('some requests were cut by the resets (503)', refused.length > 0, `${refused.length}× 503`);
-      sc.expect('a 503 stored nothing ("The database is unavailable; nothing was stored")', refusedButStored === 0, `${refusedButStored} of ${refused.length} requests answered 503 were committed, and their mails sent`);
+      sc.expect('a request answered 503 stored nothing, or its 503 named the stored msgId', silent === 0, `${silent} of ${refused.length} requests answered 503 ("nothing was stored") were committed, and their mails sent`);
       assertScenario(sc.record(result));
     });
   });

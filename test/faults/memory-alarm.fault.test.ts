@@ -10,6 +10,9 @@ import { FAST } from '../support/services';
 import { assertScenario, countByStatus, readRows, ScenarioRun, sleep, Traffic, within } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const CONFIRM_TIMEOUT_MS = Number(FAST.CONFIRM_TIMEOUT_MS);
 
 (hasRabbitmqctl && process.env.FAULTS_NO_MEMORY_ALARM !== '1' ? describe : describe.skip)('fault: a blocked publishing connection (memory alarm)', () => {

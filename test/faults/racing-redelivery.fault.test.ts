@@ -7,6 +7,9 @@ import { Status } from '../../src/core/status';
 import { assertScenario, ScenarioRun, seedRows } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 function countPublishes(app: MailDispatchApp, into: Map<string, number>): { total: number } {
   const stats = { total: 0 };
   const publisher = app.publisher;

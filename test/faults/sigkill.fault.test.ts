@@ -7,6 +7,9 @@ import { Status } from '../../src/core/status';
 import { assertScenario, countByStatus, ScenarioRun, sleep, Traffic } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const N = 400;
 
 describe('fault: SIGKILL of the app mid-stream', () => {

@@ -11,6 +11,9 @@ import { FAST } from '../support/services';
 import { assertScenario, readRows, ScenarioRun, sleep, Traffic, within } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const indexOf = (subject: string | null) => Number(/fault mail (\d+)/.exec(subject ?? '')?.[1] ?? -1);
 
 async function rowsByIndex(pool: Pool, traffic: Traffic) {

@@ -7,6 +7,9 @@ import { PrivateMariaDb, privateMariaDbAvailable } from '../support/private-mari
 import { assertScenario, readRows, ScenarioRun, Traffic } from './harness';
 import { Fixture } from './fixture';
 
+// Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
+jest.setTimeout(180_000);
+
 const APP_TZ = 'Asia/Kolkata';
 const DB_TZ = '-07:00';
 
