@@ -120,4 +120,31 @@ describe('fault: SMTP refusals and timeouts', () => {
       expect(final.result.uncertain).toBe(dropped.length);
     });
   });
+
+  describe('uncertain-policy-dead', () => {
+    const fx = new Fixture();
+    beforeAll(() => fx.setup());
+    afterAll(() => fx.teardown());
+
+    test('uncertain-policy-dead', async () => {
+      const N = 60;
+      const sc = new ScenarioRun('uncertain-policy-dead', `UNCERTAIN_POLICY=dead; the connection drops after DATA for half of ${N} mails, 5 hang past the SMTP timeout`);
+      const kind = (i: number) => (i % 12 === 1 ? 'hang' : i % 2 === 0 ? 'drop' : 'ok');
+      fx.sink.decide = ({ subject, attempt }) => {
+        if (attempt > 1) return 'accept';
+        const k = kind(indexOf(subject));
+        return k === 'hang' ? 'hang' : k === 'drop' ? 'drop-after-data' : 'accept';
+      };
+      const app = await fx.app({ UNCERTAIN_POLICY: 'dead' });
+      const traffic = new Traffic(app.url, N, { concurrency: 10 });
+      await traffic.done;
+      const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: app.pool, boundMs: 30_000, quietMs: 1500 });
+      const rows = await rowsByIndex(app.pool, traffic);
+      const unknown = rows.filter((r) => kind(r.i) !== 'ok');
+      const resent = unknown.filter((r) => fx.sink.attemptsFor(r.msgId).length > 1);
+      sc.expect('a send whose outcome was unknown is not sent again: dead, for a person to decide', unknown.every((r) => r.row?.status === Status.dead && Number(r.row.uncertain_count) === 1) && resent.length === 0, `${resent.length} of ${unknown.length} sent again; statuses ${[...new Set(unknown.map((r) => r.row?.status))].join(',')}`);
+      sc.expect('the others consumed once', rows.filter((r) => kind(r.i) === 'ok').every((r) => r.row?.status === Status.consumed && fx.sink.countFor(r.msgId) === 1));
+      assertScenario(sc.record(result));
+    });
+  });
 });

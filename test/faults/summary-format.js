@@ -22,6 +22,7 @@ const ORDER = [
   'smtp-hang',
   'smtp-5xx',
   'smtp-drop-after-data',
+  'uncertain-policy-dead',
   'database-down',
   'database-real-stop',
   'database-blackhole',
