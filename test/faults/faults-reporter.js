@@ -3,7 +3,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { clearResults, formatTable, readResults, SUMMARY_FILE } = require('./summary-format');
+const { clearResults, formatTable, readResults, sortRecords, SUMMARY_FILE } = require('./summary-format');
 
 class FaultsReporter {
   onRunStart() {
@@ -18,7 +18,7 @@ class FaultsReporter {
     const header = `# Fault suite: figures measured\n\n${when}, \`npm run test:faults\` on ${require('node:os').hostname()} (node ${process.version}, ${require('node:os').cpus().length} CPUs).\n\n`;
     fs.mkdirSync(path.dirname(SUMMARY_FILE), { recursive: true });
     fs.writeFileSync(SUMMARY_FILE, header + table);
-    process.stdout.write(`\nFault scenarios (${path.relative(process.cwd(), SUMMARY_FILE)}):\n\n${records.map((r) => r.line).join('\n')}\n\n${table}`);
+    process.stdout.write(`\nFault scenarios (${path.relative(process.cwd(), SUMMARY_FILE)}):\n\n${sortRecords(records).map((r) => r.line).join('\n')}\n\n${table}`);
   }
 }
 
