@@ -1,4 +1,6 @@
 // Unit tests (test/unit) need nothing; integration tests (test/integration) use the real RabbitMQ, MariaDB and a loopback SMTP sink.
+// The fault suite (test/faults, see jest.faults.config.js) runs here too, so `npm test` and CI play every scenario;
+// its reporter writes the scenarios' figures to test-artifacts/faults-summary.md.
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -8,5 +10,5 @@ module.exports = {
   testTimeout: 60_000,
   // Every suite closes what it opened, but a third-party socket or timer still settling must never keep CI waiting.
   forceExit: true,
-  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/test/faults/faults-reporter.js', '<rootDir>/test/support/summary-reporter.js'],
 };

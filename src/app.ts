@@ -132,8 +132,14 @@ export class MailDispatchApp {
     if (c.MIGRATE_ON_START) await ensureDatabase(c.DATABASE_URL);
     this.pool = createPool(c.DATABASE_URL, c.DATABASE_POOL_SIZE, (err) => this.logger.warn({ err: err.message }, 'database connection failed; the pool keeps retrying'));
     if (c.MIGRATE_ON_START) {
-      const applied = await migrate(this.pool);
-      if (applied.length) this.logger.info({ applied }, 'database migrated');
+      // Its own connection with no statement timeout: a migration of a large table may run for minutes.
+      const migrations = createPool(c.DATABASE_URL, 1, undefined, 0);
+      try {
+        const applied = await migrate(migrations);
+        if (applied.length) this.logger.info({ applied }, 'database migrated');
+      } finally {
+        await migrations.end();
+      }
     }
     this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });

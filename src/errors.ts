@@ -19,7 +19,7 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was already used with a different body' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   DEV_FAULTS_DISABLED: { status: 400, title: 'Fault injection is off in this process' },
-  DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable; nothing was stored' },
+  DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -30,7 +30,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail?: string,
-    readonly extra: { errors?: FieldError[]; retryAfterSeconds?: number } = {},
+    readonly extra: { errors?: FieldError[]; retryAfterSeconds?: number; msgId?: string } = {},
   ) {
     super(detail ?? ERRORS[code].title);
   }
@@ -47,6 +47,8 @@ export interface Problem {
   instance?: string;
   code: ErrorCode;
   errors?: FieldError[];
+  /** a mail whose storing is uncertain: the client can look it up instead of sending it again */
+  msgId?: string;
 }
 
 export function problemOf(err: AppError, instance?: string): Problem {
@@ -59,6 +61,7 @@ export function problemOf(err: AppError, instance?: string): Problem {
     ...(instance ? { instance } : {}),
     code: err.code,
     ...(err.extra.errors ? { errors: err.extra.errors } : {}),
+    ...(err.extra.msgId ? { msgId: err.extra.msgId } : {}),
   };
 }
 

@@ -41,6 +41,8 @@ export class AmqpConnection {
     const log = this.logger.child({ amqp: this.name });
     this.conn = await connect(withHeartbeat(this.url), {
       clientProperties: { connection_name: `mail-dispatch ${this.name} pid ${process.pid}` },
+      // A connect whose handshake never gets an answer (a black-holed broker) must fail, or recovery waits forever.
+      timeout: 10_000,
       recovery: {
         waitForConnect: false,
         initialDelay: 200,

@@ -107,7 +107,9 @@ export class MailListener {
       if (row === undefined) return { action: 'retry-later', reason: 'could not read the row to record the SMTP failure' };
       if (!row || isFinal(row.status)) return { action: 'ack', outcome: 'skipped' };
       const tryCount = row.tryCount;
-      const outcome = decideFailure(tryCount, Status.consume_failed, this.deps.retry, { permanent: err.permanent });
+      // Under the "dead" policy a send whose outcome is unknown is not tried again: a person decides.
+      const giveUp = err.permanent || (err.uncertain && this.deps.uncertainPolicy === 'dead');
+      const outcome = decideFailure(tryCount, Status.consume_failed, this.deps.retry, { permanent: giveUp });
       const applied = await this.persist(log, () =>
         this.deps.repo.recordFailure(msgId, 'listener', tryCount, outcome, err.message, { leaseOwner: owner, uncertain: err.uncertain }),
       );

@@ -4,6 +4,7 @@ import { encodeMailMessage, type DevFault } from '../core/mail-message';
 import type { MsgIdGenerator } from '../core/ids';
 import type { MailRequest } from '../core/validation';
 import type { Logger } from '../logger';
+import { AppError, isDatabaseUnavailable } from '../errors';
 import { Batcher } from '../store/batcher';
 import type { MsgLogRepo, NewRow } from '../store/msg-log-repo';
 import type { TopologyNames } from '../broker/topology';
@@ -15,6 +16,7 @@ export interface Accepted {
 }
 
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
+const NEVER_SENT = new Set(['ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT', 'ECONNREFUSED', 'ER_POOL_ALREADY_CLOSED', 'ER_CLOSING_POOL']);
 
 export type NewMsgRow = NewRow;
 
@@ -48,6 +50,10 @@ export class MailService {
         await (idempotency ? idempotency.insert(newRow) : this.inserts.add(newRow));
         break;
       } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          if (await this.storedDespite(row.msgId, err)) break;
+          throw new AppError('DATABASE_UNAVAILABLE', 'nothing was stored');
+        }
         // Two instances sharing a worker id can collide on one millisecond; a fresh id settles it.
         if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
       }
@@ -57,6 +63,25 @@ export class MailService {
     const routingKey = devFault === 'misroute' ? `${topology.routingKey}.misrouted` : undefined;
     this.track(this.deps.dispatcher.dispatch(row, { routingKey }));
     return { msgId: row.msgId, status: 'sending' };
+  }
+
+  /**
+   * The connection failed around the INSERT: it may have committed before the reply was lost. True when the row is
+   * there (the mail is accepted after all); false when it is not; an AppError naming the msgId when nobody can tell.
+   */
+  private async storedDespite(msgId: string, cause: unknown): Promise<boolean> {
+    // No connection was ever had: the statement was never sent.
+    if (NEVER_SENT.has((cause as { code?: string }).code ?? '')) return false;
+    // A short look, so the client hears about it in seconds rather than waiting out a second outage.
+    const lookup = this.deps.repo.findRow(msgId).catch(() => undefined);
+    const row = await Promise.race([lookup, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
+    if (row !== undefined) return row !== null;
+    this.deps.logger.warn({ msgId, err: (cause as Error).message }, 'database lost during an insert; the outcome is unknown');
+    throw new AppError(
+      'DATABASE_UNAVAILABLE',
+      `the database went away during the insert: mail ${msgId} may have been stored. GET /mail/${msgId} tells once it is back; to resend safely, use an Idempotency-Key`,
+      { msgId },
+    );
   }
 
   /** Puts a dead mail back in play; false when the row is not dead (or does not exist). */

@@ -24,7 +24,13 @@ export function parseDatabaseUrl(url: string): DbTarget {
   };
 }
 
-export function createPool(url: string, connectionLimit: number, onBackgroundError: (err: Error) => void = () => undefined): Pool {
+export function createPool(
+  url: string,
+  connectionLimit: number,
+  onBackgroundError: (err: Error) => void = () => undefined,
+  // A statement with no answer (a black-holed database) fails after this long instead of hanging a request.
+  socketTimeoutMs = 4_000,
+): Pool {
   const t = parseDatabaseUrl(url);
   const pool = mariadb.createPool({
     host: t.host,
@@ -36,8 +42,10 @@ export function createPool(url: string, connectionLimit: number, onBackgroundErr
     // No per-session setup: every time the product writes is UTC_TIMESTAMP(3) (+ INTERVAL), so DATETIME holds UTC
     // whatever the server's or the app's time zone, and Prisma reads DATETIME as UTC. (An initSql would also open a
     // window in which a socket error during connect is thrown outside any promise by the driver.)
-    connectTimeout: 5_000,
-    acquireTimeout: 5_000,
+    connectTimeout: 3_000,
+    // a request waits at most this long for a connection: a database that is down is a prompt 503
+    acquireTimeout: 3_000,
+    socketTimeout: socketTimeoutMs,
     idleTimeout: 60,
     insertIdAsNumber: true,
     bigIntAsNumber: true,
