@@ -1,32 +1,25 @@
 // The dashboard's data routes and the msg_event history behind them, against real RabbitMQ, MariaDB and SMTP.
 import request from 'supertest';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { rowOf, startFixture, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
 interface Step { kind: string; from: string | null; to: string; attempt: number; confirmMs: number | null; smtpMs: number | null; error: string | null }
 interface Detail { mail: { msgId: string; status: string; why: string; tos: string[] }; timeline: Step[] }
 
 describe('the dashboard API and the transition history', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let sink: Fixture['sink'];
+  let app: Fixture['app'];
+  let topology: Fixture['topology'];
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+    f = await startFixture({ DEV_FAULTS: 'true' });
+    ({ db, sink, app, topology } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   beforeEach(() => {
     sink.mode = 'accept';

@@ -1,10 +1,8 @@
 // pino logs: every line about one mail carries its msgId, so one grep shows a mail's whole life.
 import pino from 'pino';
 import request from 'supertest';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { rowOf, startFixture, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
 interface Line {
@@ -15,25 +13,18 @@ interface Line {
 }
 
 describe('log lines of a mail\'s life', () => {
-  const topology = uniqueTopology();
   const lines: { raw: string; json: Line }[] = [];
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
     const logger = pino({ level: 'debug' }, { write: (raw: string) => void lines.push({ raw, json: JSON.parse(raw) as Line }) });
-    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }), { logger });
+    f = await startFixture({ DEV_FAULTS: 'true' }, { logger });
+    ({ db, app } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   const send = async (fault?: string) => {
     const r = request(app.url).post('/mail/send').set('content-type', 'application/json');

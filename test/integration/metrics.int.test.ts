@@ -1,9 +1,8 @@
 // /metrics scraped as Prometheus would, and every number checked against msg_log and msg_event; /ready with SMTP.
 import request from 'supertest';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
 import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { deleteTopology, rowOf, startApp, startFixture, testConfig, uniqueTopology, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
 const NAMES = ['sending', 'delivered', 'delivery_failed', 'consumed', 'consume_failed', 'dead'];
@@ -22,23 +21,18 @@ function parse(text: string): Map<string, number> {
 }
 
 describe('/metrics against msg_log', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let sink: Fixture['sink'];
+  let app: Fixture['app'];
+  let topology: Fixture['topology'];
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+    f = await startFixture({ DEV_FAULTS: 'true' });
+    ({ db, sink, app, topology } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   const send = async (fault?: string) => {
     const r = request(app.url).post('/mail/send').set('content-type', 'application/json');

@@ -125,11 +125,11 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
-export async function startFixture(env: Record<string, string> = {}): Promise<Fixture> {
+export async function startFixture(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<Fixture> {
   const topology = uniqueTopology();
   const sink = await new SmtpSink().start();
   const db = await createTestDb();
-  const app = await startApp(testConfig(db, topology, sink.url, env));
+  const app = await startApp(testConfig(db, topology, sink.url, env), overrides);
   return {
     topology,
     db,
