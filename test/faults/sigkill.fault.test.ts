@@ -19,7 +19,8 @@ describe('fault: SIGKILL of the app mid-stream', () => {
 
   test('app-sigkill', async () => {
     const sc = new ScenarioRun('app-sigkill', `SIGKILL of the app process with sends in progress, restarted; ${N} mails`);
-    fx.sink.replyDelayMs = 40;
+    // Long enough that, whenever the kill lands, some mails are at the sink with their 250 still on its way.
+    fx.sink.replyDelayMs = 300;
     const first = await fx.child();
     const traffic = new Traffic(() => first.url, N, { concurrency: 4, pauseMs: 25 });
     await traffic.reach(150);
