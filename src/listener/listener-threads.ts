@@ -13,8 +13,10 @@ export type ThreadMessage =
   | { type: 'failed'; error: string }
   | { type: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] };
 
-// The same extension as this file: .js when compiled, .ts under tsx (whose loader the threads inherit).
+// The same extension as this file: .js when compiled, .ts under tsx. A thread does not inherit tsx's loader
+// (neither from the tsx CLI nor from --import tsx), so a .ts entry is loaded through tsx's require hook.
 const ENTRY = path.join(__dirname, `listener-thread${path.extname(__filename)}`);
+const SOURCE = ENTRY.endsWith('.ts') ? { code: `require('tsx/cjs'); require(${JSON.stringify(ENTRY)});`, eval: true } : { code: ENTRY, eval: false };
 
 export class ListenerThreads {
   private readonly workers = new Set<Worker>();
@@ -36,7 +38,7 @@ export class ListenerThreads {
   private spawn(index: number): void {
     const config: Config = { ...this.deps.config, ROLES: ['listener'], LISTENER_THREADS: 0, MIGRATE_ON_START: false };
     // A bounded heap: the thread holds at most a prefetch of mails, so memory stays flat under any backlog.
-    const worker = new Worker(ENTRY, { workerData: { config, index }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     this.workers.add(worker);
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'ready') this.ready.add(worker);

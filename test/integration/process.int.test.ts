@@ -67,6 +67,13 @@ describe('the app as a process', () => {
         return (res.body as { msgId: string }).msgId;
       }),
     );
+    // The process's own listener thread consumes: a good part is done before the signal arrives.
+    const consumedByChild = await waitFor('the child to consume mails', async () => {
+      const rows = await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE status = ?', [Status.consumed]);
+      return Number(rows[0]!.n) >= 30 ? Number(rows[0]!.n) : 0;
+    }, 20_000, 20);
+    expect(consumedByChild).toBeGreaterThanOrEqual(30);
+    expect(stderr).not.toMatch(/listener thread (crashed|exited)/);
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number | null];
     if (code !== 0) process.stderr.write(stderr);
