@@ -4,10 +4,8 @@
 import { connect, type ConfirmChannel } from 'amqplib';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import type { Pool } from '../../src/store/db';
-import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
-import { migrate } from '../../src/store/migrate';
 import { FINAL } from '../../src/core/status';
-import { AMQP_URL, FAST, uniqueName, type TestDb } from '../support/services';
+import { AMQP_URL, FAST, createTestDb, type TestDb } from '../support/services';
 import { check, formatLine, type CheckCopy, type CheckResult, type CheckRow } from './checker';
 import { writeResult, type ScenarioCheck, type ScenarioRecord } from './summary-format';
 
@@ -147,20 +145,7 @@ export async function postMails(baseUrl: string, n: number, opts: TrafficOptions
 // ---------------------------------------------------------------- database
 
 /** A scenario's own database on a given server (the shared one, or a private one). */
-export async function createDbOn(serverUrl: string): Promise<TestDb> {
-  const url = `${serverUrl.replace(/\/$/, '')}/${uniqueName('mdfault')}`;
-  await ensureDatabase(url);
-  const pool = createPool(url, 4);
-  await migrate(pool);
-  return {
-    url,
-    pool,
-    drop: async () => {
-      await pool.end().catch(() => undefined);
-      await dropDatabase(url).catch(() => undefined);
-    },
-  };
-}
+export const createDbOn = (serverUrl: string): Promise<TestDb> => createTestDb(serverUrl, 'mdfault');
 
 /** The rows to check: the given msgIds, or the whole table (a scenario's own database). */
 export async function readRows(pool: Pool, ids?: readonly string[]): Promise<CheckRow[]> {

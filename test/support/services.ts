@@ -21,8 +21,9 @@ export interface TestDb {
   drop(): Promise<void>;
 }
 
-export async function createTestDb(): Promise<TestDb> {
-  const url = `${SERVER_DB_URL}/${uniqueName('mdtest')}`;
+/** A test's own migrated database on `serverUrl` (the shared server by default, or a private one). */
+export async function createTestDb(serverUrl = SERVER_DB_URL, prefix = 'mdtest'): Promise<TestDb> {
+  const url = `${serverUrl.replace(/\/$/, '')}/${uniqueName(prefix)}`;
   await ensureDatabase(url);
   const pool = createPool(url, 4);
   await migrate(pool);
@@ -31,7 +32,7 @@ export async function createTestDb(): Promise<TestDb> {
     pool,
     drop: async () => {
       await pool.end().catch(() => undefined);
-      await dropDatabase(url);
+      await dropDatabase(url).catch(() => undefined);
     },
   };
 }
