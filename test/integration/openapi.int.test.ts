@@ -2,11 +2,9 @@
 // every status code a route answers with is described. The statuses come from the app's own
 // http_requests_total counter after exercising each route, success and failure.
 import request from 'supertest';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
 import { createHttpApp } from '../../src/http/app';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, rowOf, startApp, testConfig, testLogger, uniqueTopology, type TestDb } from '../support/services';
+import { rowOf, startFixture, testLogger, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
 interface Layer {
@@ -33,25 +31,18 @@ function routesOf(stack: Layer[]): string[] {
 const toOpenApi = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 describe('the OpenAPI description', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
   let spec: Spec;
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+    f = await startFixture({ DEV_FAULTS: 'true' });
+    ({ db, app } = f);
     spec = (await request(app.url).get('/openapi.json')).body as Spec;
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   test('is OpenAPI 3.1 and every $ref in it resolves', () => {
     expect(spec.openapi).toBe('3.1.0');
