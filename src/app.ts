@@ -12,7 +12,7 @@ import { parkingQueue, type TopologyNames } from './broker/topology';
 import type { Config } from './config';
 import { MsgIdGenerator } from './core/ids';
 import type { RetryPolicy } from './core/retry';
-import { createHttpApp } from './http/app';
+import { createHttpServer } from './http/app';
 import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from './http/security';
 import { IdempotencyRepo } from './store/idempotency-repo';
 import { LiveHub } from './http/dashboard/live';
@@ -196,7 +196,7 @@ export class MailDispatchApp {
     if (this.security.keys.length === 0) {
       this.logger.warn({ NODE_ENV: c.NODE_ENV }, 'API_KEYS is empty: the API is open to anyone who can reach it (refused in production; run `npm run apikey`)');
     }
-    const http = createHttpApp({
+    this.server = createHttpServer({
       security: this.security,
       mail: this.mail,
       prisma: this.prisma,
@@ -217,7 +217,7 @@ export class MailDispatchApp {
         logger: this.logger,
       },
     });
-    this.server = http.listen(this.config.PORT, this.config.HOST);
+    this.server.listen(this.config.PORT, this.config.HOST);
     await once(this.server, 'listening');
   }
 

@@ -1,4 +1,5 @@
 // Small helpers for the benchmark: ports, waiting, memory of a process, database write counters.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as mariadb from 'mariadb';
@@ -33,6 +34,21 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
+/** The pid of a running server found by its executable's name (MariaDB, RabbitMQ's Erlang VM), if it runs here. */
+function pidOf(name: string): number | undefined {
+  const r = spawnSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' });
+  const pid = Number(r.stdout.trim().split('\n')[0]);
+  return pid > 0 ? pid : undefined;
+}
+
+/** CPU ms per mail of each process taking part, from now on: where the machine's time goes. */
+export function cpuSplit(pids: Record<string, number | undefined>, servers: Record<string, string>): (mails: number) => Record<string, number> {
+  const all: Record<string, number | undefined> = { ...pids };
+  for (const [label, exe] of Object.entries(servers)) all[label] = pidOf(exe);
+  const start = Object.fromEntries(Object.entries(all).flatMap(([k, pid]) => (pid ? [[k, cpuMs(pid)]] : [])));
+  return (mails) => Object.fromEntries(Object.entries(start).map(([k, t0]) => [k, Number(((cpuMs(all[k]!) - t0) / mails).toFixed(3))]));
+}
+
 /** The process's peak resident memory so far, in MB. */
 export const peakRssMb = (pid: number) => Math.round(statusKb(pid, 'VmHWM') / 1024);
 export const rssMb = (pid: number) => Math.round(statusKb(pid, 'VmRSS') / 1024);
@@ -44,11 +60,11 @@ export async function writesCounter(serverUrl: string): Promise<() => Promise<{ 
     const conn = await mariadb.createConnection({ host: t.host, port: t.port, user: t.user, password: t.password });
     try {
       const rows = await conn.query<{ Variable_name: string; Value: string }[]>(
-        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_insert','Com_update','Com_delete','Com_insert_select','Com_update_multi','Innodb_rows_inserted','Innodb_rows_updated','Innodb_rows_deleted')",
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_insert','Com_update','Com_delete','Com_insert_select','Com_update_multi','Handler_write','Handler_update','Handler_delete')",
       );
       const v = Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
       const statements = (v.Com_insert ?? 0) + (v.Com_update ?? 0) + (v.Com_delete ?? 0) + (v.Com_insert_select ?? 0) + (v.Com_update_multi ?? 0);
-      const written = (v.Innodb_rows_inserted ?? 0) + (v.Innodb_rows_updated ?? 0) + (v.Innodb_rows_deleted ?? 0);
+      const written = (v.Handler_write ?? 0) + (v.Handler_update ?? 0) + (v.Handler_delete ?? 0);
       return { statements, rows: written };
     } finally {
       await conn.end();

@@ -1,7 +1,6 @@
 // The HTTP API: POST /mail/send, GET /mail/:msgId, POST /mail/:msgId/retry, GET /health, GET /ready.
+import { createServer, type Server } from 'node:http';
 import express, { type Request } from 'express';
-import { DEV_FAULTS, type DevFault } from '../core/mail-message';
-import { validateMailRequest } from '../core/validation';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { MailService } from '../services/mail-service';
@@ -10,6 +9,7 @@ import { createDashboardRouter, createPublicRouter, httpMetrics, type DashboardD
 import { toMailView } from './mail-view';
 import { notFound, problemHandler } from './problem';
 import type { HttpSecurity } from './security';
+import { acceptMail, withSendHotPath } from './send-endpoint';
 
 export interface HttpDeps {
   mail: MailService;
@@ -54,13 +54,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
 
-  app.post('/mail/send', async (req, res) => {
-    const devFault = devFaultOf(req, deps.devFaults);
-    const result = validateMailRequest(req.body, deps.maxRecipients);
-    if (!result.ok) throw new AppError('VALIDATION_FAILED', result.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: result.errors });
-    const accepted = await deps.security.accept(req, res, result.value, (idempotency) => deps.mail.send(result.value, devFault, idempotency));
-    res.status(202).location(`/mail/${accepted.msgId}`).json(accepted);
-  });
+  // Plain requests never get here in a server from createHttpServer (see send-endpoint.ts); the rest do.
+  const send = sendDeps(deps);
+  app.post('/mail/send', (req, res) => acceptMail(send, req, res));
 
   app.get('/mail/:msgId', async (req, res) => {
     const msgId = req.params.msgId;
@@ -96,10 +92,10 @@ function requireJson(req: Request): void {
   }
 }
 
-function devFaultOf(req: Request, enabled: boolean): DevFault | undefined {
-  const header = req.get('x-dev-fault');
-  if (header === undefined) return undefined;
-  if (!enabled) throw new AppError('DEV_FAULTS_DISABLED', 'X-Dev-Fault is honoured only when the process was started with DEV_FAULTS=true');
-  if (!(DEV_FAULTS as readonly string[]).includes(header)) throw new AppError('VALIDATION_FAILED', `X-Dev-Fault must be one of ${DEV_FAULTS.join(', ')}`, { errors: [{ field: 'X-Dev-Fault', message: 'unknown fault' }] });
-  return header as DevFault;
+const sendDeps = (deps: HttpDeps) => ({ ...deps, metrics: deps.ops?.metrics });
+
+/** The API's HTTP server: Express, with POST /mail/send's plain requests served ahead of it (`hotPath: false` turns that off). */
+export function createHttpServer(deps: HttpDeps, opts: { hotPath?: boolean } = {}): Server {
+  const app = createHttpApp(deps);
+  return createServer(opts.hotPath === false ? app : withSendHotPath(sendDeps(deps), app));
 }

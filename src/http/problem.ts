@@ -1,11 +1,22 @@
 // The one place where errors become HTTP answers: RFC 9457 application/problem+json.
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, isDatabaseUnavailable, problemOf } from '../errors';
 import type { Logger } from '../logger';
+import type { RequestView } from './request-view';
 
-export function sendProblem(res: Response, err: AppError, instance?: string): void {
+/** Answers with the problem. Plain node:http calls, so Express routes and the hot path answer alike. */
+export function sendProblem(res: ServerResponse, err: AppError, instance?: string): void {
   if (err.extra.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.extra.retryAfterSeconds));
-  res.status(err.status).type('application/problem+json').send(JSON.stringify(problemOf(err, instance)));
+  sendJson(res, err.status, JSON.stringify(problemOf(err, instance)), 'application/problem+json; charset=utf-8');
+}
+
+/** A JSON answer in one write (headers and body together). */
+export function sendJson(res: ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', type);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /** Maps body-parser's errors, database outages and anything unexpected onto the catalogue. */
@@ -22,13 +33,22 @@ export function toAppError(err: unknown): AppError {
   return new AppError('INTERNAL');
 }
 
+/** Turns anything a route threw into its problem answer, logging what an operator must hear about. */
+export function answerError(logger: Logger, err: unknown, req: Pick<RequestView, 'path' | 'originalUrl'>, res: ServerResponse): void {
+  const appError = toAppError(err);
+  if (res.headersSent) {
+    // a stream that failed half-way: nothing can be said any more, only the connection closed
+    logger.warn({ err: (err as Error)?.message, path: req.path }, 'route failed after answering');
+    res.destroy();
+    return;
+  }
+  if (appError.code === 'INTERNAL') logger.error({ err, path: req.path }, 'unexpected error');
+  else if (appError.code === 'DATABASE_UNAVAILABLE') logger.warn({ err: (err as Error).message, path: req.path }, 'database unavailable');
+  sendProblem(res, appError, instanceOf(req.originalUrl));
+}
+
 export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const appError = toAppError(err);
-    if (appError.code === 'INTERNAL') logger.error({ err, path: req.path }, 'unexpected error');
-    else if (appError.code === 'DATABASE_UNAVAILABLE') logger.warn({ err: (err as Error).message, path: req.path }, 'database unavailable');
-    sendProblem(res, appError, instanceOf(req.originalUrl));
-  };
+  return (err, req, res, _next) => answerError(logger, err, req, res);
 }
 
 export const notFound: RequestHandler = (req, res) => sendProblem(res, new AppError('ROUTE_NOT_FOUND', `${req.method} ${req.path.slice(0, 200)} is not a route of this API`), instanceOf(req.originalUrl));

@@ -73,17 +73,12 @@ export class SmtpMailer implements Mailer {
   }
 
   async send(mail: OutgoingMail): Promise<SendResult> {
-    const raw = buildPlainMail({
-      fromHeader: this.from.header,
-      to: mail.to,
-      subject: mail.subject,
-      text: mail.text,
-      messageId: messageIdFor(mail.msgId, this.options.from),
-      msgId: mail.msgId,
-    });
+    const messageId = messageIdFor(mail.msgId, this.options.from);
+    const raw = buildPlainMail({ fromHeader: this.from.header, to: mail.to, subject: mail.subject, text: mail.text, messageId, msgId: mail.msgId });
     try {
-      // The envelope sender is MAIL_FROM's address, never anything from the request.
-      const info = await this.transport.sendMail({ envelope: { from: this.from.address, to: [...mail.to] }, raw });
+      // The envelope sender is MAIL_FROM's address, never anything from the request. messageId only spares
+      // nodemailer generating a random one for its bookkeeping; the raw message already carries it.
+      const info = await this.transport.sendMail({ envelope: { from: this.from.address, to: [...mail.to] }, raw, messageId });
       return {
         accepted: (info.accepted ?? []).map(String),
         rejected: (info.rejected ?? []).map(String),

@@ -5,6 +5,7 @@
 //   front of it (src/http/app.ts mounts it after the /mail routes).
 // Every route is declared with its full path on a router mounted at the root, so the OpenAPI test can list
 // them from app.router.stack.
+import type { ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { DEV_FAULTS } from '../../core/mail-message';
 import { safeTimeZone } from '../../core/explain';
@@ -134,14 +135,19 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
 /** Counts requests by route pattern and status (what the OpenAPI test checks against the spec). */
 export function httpMetrics(metrics: Metrics): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const end = metrics.httpDuration.startTimer();
-    res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      end({ method: req.method, route });
-    });
+    observeHttp(metrics, req.method, res, () => (req.route as { path?: string } | undefined)?.path ?? 'unmatched');
     next();
   };
+}
+
+/** Counts and times one request once it is answered (`route` is asked then: Express knows it only after routing). */
+export function observeHttp(metrics: Metrics, method: string, res: ServerResponse, route: () => string): void {
+  const end = metrics.httpDuration.startTimer();
+  res.on('finish', () => {
+    const r = route();
+    metrics.httpRequests.inc({ method, route: r, status: String(res.statusCode) });
+    end({ method, route: r });
+  });
 }
 
 function invalid(field: string, message: string): AppError {

@@ -2,10 +2,12 @@
 // in a header only (Authorization: Bearer <key> or X-API-Key: <key>), compared in constant time. The query string
 // never authenticates. One middleware, mounted before every route, lets only GET/HEAD /health through without a key.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import { AppError } from '../../errors';
 import type { Logger } from '../../logger';
 import { sendProblem, instanceOf } from '../problem';
+import type { Caller, RequestView } from '../request-view';
 
 /** One configured key: the hash only. `id` (the first 16 hex digits of the hash) names it in logs and scopes. */
 export interface ApiKeyEntry {
@@ -69,8 +71,8 @@ export function parseApiKeys(raw: string): { keys: ApiKeyEntry[]; problems: stri
  * The key a request presents in its headers, if any. A browser on the dashboard sends it as the password of
  * HTTP Basic credentials (any user name): browsers attach those to every request, page loads and event streams too.
  */
-export function presentedKey(req: Request): string | undefined {
-  const authorization = req.get('authorization') ?? '';
+export function presentedKey(req: Pick<RequestView, 'header'>): string | undefined {
+  const authorization = req.header('authorization') ?? '';
   const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
   if (bearer) return bearer[1];
   const basic = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(authorization);
@@ -79,7 +81,7 @@ export function presentedKey(req: Request): string | undefined {
     const password = decoded.slice(decoded.indexOf(':') + 1);
     return password || undefined;
   }
-  const header = req.get('x-api-key');
+  const header = req.header('x-api-key');
   return header !== undefined && header.trim() !== '' ? header.trim() : undefined;
 }
 
@@ -94,15 +96,11 @@ export function matchKey(keys: readonly ApiKeyEntry[], presented: string): ApiKe
 }
 
 /** Requests without a key: exactly GET and HEAD /health (a liveness probe carries no secrets). */
-export function isPublic(req: Request): boolean {
+export function isPublic(req: Pick<RequestView, 'method' | 'path'>): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && req.path === '/health';
 }
 
-/** Who made the request, for rate limits and idempotency scopes. */
-export interface Caller {
-  /** the key's id, or `anonymous` when the API runs without keys (development and tests only) */
-  keyId: string;
-}
+export type { Caller } from '../request-view';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -114,49 +112,60 @@ export interface AuthOptions {
   keys: readonly ApiKeyEntry[];
   logger: Logger;
   /** called for every authenticated request; throws AppError('RATE_LIMITED') when the caller is over its limit */
-  limit?: (caller: Caller, req: Request) => void;
+  limit?: (caller: Caller) => void;
 }
 
 /**
- * The one authentication middleware. With no keys configured (allowed only outside production) every caller is
+ * The one authentication check. With no keys configured (allowed only outside production) every caller is
  * `anonymous`; otherwise a request without a valid key in a header gets 401 with WWW-Authenticate: Bearer.
+ * True when the request may go on (its caller set); false when the check has answered it.
  */
+export function authenticate(opts: AuthOptions, req: RequestView, res: ServerResponse): boolean {
+  if (isPublic(req)) return true;
+  let caller: Caller;
+  if (opts.keys.length === 0) {
+    caller = { keyId: 'anonymous' };
+  } else {
+    const presented = presentedKey(req);
+    const match = presented === undefined ? undefined : matchKey(opts.keys, presented);
+    if (!match) {
+      refuse(opts.logger, req, res, presented !== undefined);
+      return false;
+    }
+    caller = { keyId: match.id };
+  }
+  req.caller = caller;
+  try {
+    opts.limit?.(caller);
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    sendProblem(res, err, instanceOf(req.originalUrl));
+    return false;
+  }
+  return true;
+}
+
+function refuse(logger: Logger, req: RequestView, res: ServerResponse, presented: boolean): void {
+  const inQuery = KEY_QUERY_PARAMS.test(req.originalUrl.slice(req.originalUrl.indexOf('?') + 1 || req.originalUrl.length));
+  const reason = presented ? 'invalid' : inQuery ? 'key-in-query' : 'missing';
+  logger.warn({ method: req.method, path: instanceOf(req.originalUrl), ip: req.ip, reason }, 'request refused: no valid API key');
+  res.setHeader('WWW-Authenticate', [
+    presented ? 'Bearer realm="mail-dispatch", error="invalid_token"' : 'Bearer realm="mail-dispatch"',
+    // lets a browser ask for the key (as the password) when someone opens the dashboard
+    'Basic realm="mail-dispatch: enter the API key as the password", charset="UTF-8"',
+  ]);
+  const detail =
+    reason === 'invalid'
+      ? 'the API key is not valid'
+      : reason === 'key-in-query'
+        ? 'API keys are accepted only in the Authorization (Bearer) or X-API-Key header, never in the query string; treat a key sent in a URL as leaked and rotate it'
+        : 'send an API key as Authorization: Bearer <key> or X-API-Key: <key>';
+  sendProblem(res, new AppError('UNAUTHORIZED', detail), instanceOf(req.originalUrl));
+}
+
+/** The check as Express middleware, mounted before every route. */
 export function apiKeyAuth(opts: AuthOptions): RequestHandler {
-  const { keys, logger } = opts;
   return (req, res, next) => {
-    if (isPublic(req)) return next();
-    let caller: Caller;
-    if (keys.length === 0) {
-      caller = { keyId: 'anonymous' };
-    } else {
-      const presented = presentedKey(req);
-      const match = presented === undefined ? undefined : matchKey(keys, presented);
-      if (!match) {
-        const inQuery = KEY_QUERY_PARAMS.test(req.originalUrl.slice(req.originalUrl.indexOf('?') + 1 || req.originalUrl.length));
-        const reason = presented === undefined ? (inQuery ? 'key-in-query' : 'missing') : 'invalid';
-        logger.warn({ method: req.method, path: instanceOf(req.originalUrl), ip: req.ip, reason }, 'request refused: no valid API key');
-        res.setHeader('WWW-Authenticate', [
-          presented === undefined ? 'Bearer realm="mail-dispatch"' : 'Bearer realm="mail-dispatch", error="invalid_token"',
-          // lets a browser ask for the key (as the password) when someone opens the dashboard
-          'Basic realm="mail-dispatch: enter the API key as the password", charset="UTF-8"',
-        ]);
-        const detail =
-          reason === 'invalid'
-            ? 'the API key is not valid'
-            : reason === 'key-in-query'
-              ? 'API keys are accepted only in the Authorization (Bearer) or X-API-Key header, never in the query string; treat a key sent in a URL as leaked and rotate it'
-              : 'send an API key as Authorization: Bearer <key> or X-API-Key: <key>';
-        return sendProblem(res, new AppError('UNAUTHORIZED', detail), instanceOf(req.originalUrl));
-      }
-      caller = { keyId: match.id };
-    }
-    req.caller = caller;
-    try {
-      opts.limit?.(caller, req);
-    } catch (err) {
-      if (err instanceof AppError) return sendProblem(res, err, instanceOf(req.originalUrl));
-      throw err;
-    }
-    next();
+    if (authenticate(opts, req, res)) next();
   };
 }

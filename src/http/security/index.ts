@@ -1,23 +1,28 @@
 // Everything that stands between the network and the mail service, bundled for createHttpApp:
 //   authenticate  one middleware before every route (only GET/HEAD /health is open); per-key rate limit
+//                 (authenticateRequest: the same check for the hot path outside Express)
 //   jsonGuard     after express.json(): no __proto__/constructor/prototype keys, bounded nesting
 //   accept        around MailService.send: Idempotency-Key, then the per-recipient limit (counted on accepted mails)
-import type { Request, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { Config } from '../../config';
 import type { MailRequest } from '../../core/validation';
 import type { Logger } from '../../logger';
 import type { Accepted } from '../../services/mail-service';
 import { IdempotentReplay } from '../../store/idempotency-repo';
-import { apiKeyAuth, parseApiKeys, type ApiKeyEntry } from './api-keys';
+import type { RequestView } from '../request-view';
+import { apiKeyAuth, authenticate, parseApiKeys, type ApiKeyEntry } from './api-keys';
 import { fingerprintOf, parseIdempotencyKey, type IdempotencyClaim, type IdempotencyStore } from './idempotency';
 import { jsonGuard } from './json-guard';
 import { RateLimiter, type RateLimits } from './rate-limit';
 
 export interface HttpSecurity {
   authenticate: RequestHandler;
+  /** the same check outside Express: true when the request may go on, false when it has been answered */
+  authenticateRequest(req: RequestView, res: ServerResponse): boolean;
   jsonGuard: RequestHandler;
   /** Runs `send` for a validated mail under the Idempotency-Key and the per-recipient limit. */
-  accept(req: Request, res: Response, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted>;
+  accept(req: RequestView, res: ServerResponse, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted>;
   readonly limiter: RateLimiter;
   readonly keys: readonly ApiKeyEntry[];
 }
@@ -31,14 +36,14 @@ export interface SecurityOptions {
 
 export function createHttpSecurity(opts: SecurityOptions): HttpSecurity {
   const limiter = new RateLimiter(opts.limits);
-  const authenticate = apiKeyAuth({ keys: opts.keys, logger: opts.logger, limit: (caller) => limiter.request(caller.keyId) });
+  const auth = { keys: opts.keys, logger: opts.logger, limit: (caller: { keyId: string }) => limiter.request(caller.keyId) };
 
-  async function accept(req: Request, res: Response, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted> {
+  async function accept(req: RequestView, res: ServerResponse, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted> {
     const replay = (msgId: string): Accepted => {
       res.setHeader('Idempotent-Replayed', 'true');
       return { msgId, status: 'sending' };
     };
-    const header = req.get('idempotency-key');
+    const header = req.header('idempotency-key');
     let claim: IdempotencyClaim | undefined;
     if (header !== undefined) {
       const key = parseIdempotencyKey(header);
@@ -60,7 +65,14 @@ export function createHttpSecurity(opts: SecurityOptions): HttpSecurity {
     }
   }
 
-  return { authenticate, jsonGuard, accept, limiter, keys: opts.keys };
+  return {
+    authenticate: apiKeyAuth(auth),
+    authenticateRequest: (req, res) => authenticate(auth, req, res),
+    jsonGuard,
+    accept,
+    limiter,
+    keys: opts.keys,
+  };
 }
 
 /** The API keys of a configuration (already validated by loadConfig). */
