@@ -25,6 +25,8 @@ import { RedeliveryJob } from './jobs/redelivery-job';
 import { QueueConsumer } from './listener/consumer';
 import { ListenerThreads } from './listener/listener-threads';
 import { MailListener } from './listener/mail-listener';
+import { YieldGate } from './listener/yield-gate';
+import { ApiLoad } from './core/api-load';
 import { createLogger, maskUrl, type Logger } from './logger';
 import { startDevCatcher, type DevCatcher } from './mail/dev-catcher';
 import { SmtpMailer, type Mailer } from './mail/mailer';
@@ -38,6 +40,8 @@ import { createPrisma, type Prisma } from './store/prisma';
 export interface AppOverrides {
   logger?: Logger;
   mailer?: Mailer;
+  /** the API's load counter of the process, when this app is a listener thread of it */
+  apiLoad?: ApiLoad;
 }
 
 export class MailDispatchApp {
@@ -58,6 +62,8 @@ export class MailDispatchApp {
   /** Prometheus metrics of this instance (src/observability) */
   // A listener thread's process-wide metrics (CPU, memory) would be counted twice: the main thread reports them.
   readonly metrics = new Metrics({ defaultMetrics: isMainThread });
+  /** POST /mail/send requests in progress in this process; its listener yields to them (src/listener/yield-gate.ts) */
+  readonly apiLoad: ApiLoad;
   stats!: StatsReader;
   private queueProbe: QueueProbe | null = null;
   private smtpCheck: CachedCheck | null = null;
@@ -74,6 +80,7 @@ export class MailDispatchApp {
     readonly config: Config,
     private readonly overrides: AppOverrides = {},
   ) {
+    this.apiLoad = overrides.apiLoad ?? new ApiLoad();
     this.logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
     this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY };
     this.retry = {
@@ -164,12 +171,14 @@ export class MailDispatchApp {
       logger: this.logger,
     });
     this.consumerConn = new AmqpConnection(c.AMQP_URL, 'consumer', this.logger);
-    this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger });
+    const yieldAt = c.LISTENER_YIELD_AT;
+    const gate = yieldAt > 0 ? new YieldGate({ busy: () => this.apiLoad.inFlight >= yieldAt, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5 }) : undefined;
+    this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger, gate });
   }
 
   private async buildListenerThreads(): Promise<void> {
     const config = { ...this.config, SMTP_URL: await this.smtpUrl() };
-    this.threads = new ListenerThreads({ config, count: this.config.LISTENER_THREADS, logger: this.logger });
+    this.threads = new ListenerThreads({ config, count: this.config.LISTENER_THREADS, logger: this.logger, apiLoad: this.apiLoad });
   }
 
   private async createMailer(): Promise<Mailer> {
@@ -205,6 +214,7 @@ export class MailDispatchApp {
       devFaults: this.config.DEV_FAULTS,
       readiness: () => this.readiness(),
       logger: this.logger,
+      apiLoad: this.apiLoad,
       ops: {
         pool: this.pool,
         mail: this.mail,

@@ -31,6 +31,10 @@ const shape = z.object({
     MQ_PREFETCH: int(100, 1),
     /** worker threads running the listener; 0 runs it on the main thread */
     LISTENER_THREADS: int(1, 0).refine((n) => n <= 16, 'at most 16'),
+    /** the API is busy from this many sends in flight: the listener of the same process then yields; 0: never */
+    LISTENER_YIELD_AT: int(8, 0),
+    /** deliveries the listener keeps in progress while it yields to a busy API */
+    LISTENER_YIELD_CONCURRENCY: int(8, 1),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     SMTP_POOL_SIZE: int(5, 1),
     SMTP_TIMEOUT_MS: int(30_000, 100),

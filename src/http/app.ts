@@ -1,6 +1,7 @@
 // The HTTP API: POST /mail/send, GET /mail/:msgId, POST /mail/:msgId/retry, GET /health, GET /ready.
 import { createServer, type Server } from 'node:http';
 import express, { type Request } from 'express';
+import type { ApiLoad } from '../core/api-load';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { MailService } from '../services/mail-service';
@@ -24,6 +25,8 @@ export interface HttpDeps {
   security: HttpSecurity;
   /** dashboard, /metrics, /openapi.json, /docs (src/http/dashboard) */
   ops?: DashboardDeps;
+  /** sends in progress, shared with the listener (src/core/api-load.ts) */
+  apiLoad?: ApiLoad;
 }
 
 const MSG_ID = /^\d{1,20}$/;

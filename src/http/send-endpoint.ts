@@ -4,6 +4,7 @@
 // what the request itself needs (measured in the README's Performance section). Both run the same checks, in
 // the same order, from the same functions, and test/integration/send-endpoint.int.test.ts compares their answers.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { ApiLoad } from '../core/api-load';
 import { DEV_FAULTS, type DevFault } from '../core/mail-message';
 import { validateMailRequest } from '../core/validation';
 import { AppError } from '../errors';
@@ -21,6 +22,8 @@ export const SEND_PATH = '/mail/send';
 export const JSON_LIMIT_BYTES = 256 * 1024;
 
 export interface SendDeps {
+  /** counts the sends in progress, for the listener to yield to (src/listener/yield-gate.ts) */
+  apiLoad?: ApiLoad;
   mail: MailService;
   security: HttpSecurity;
   maxRecipients: number;
@@ -69,6 +72,11 @@ export function isPlainSend(req: IncomingMessage): boolean {
 export function withSendHotPath(deps: SendDeps, fallback: RequestListener): RequestListener {
   return (req, res) => {
     if (!isPlainSend(req)) return fallback(req, res);
+    const load = deps.apiLoad;
+    if (load) {
+      load.enter();
+      res.once('close', () => load.leave());
+    }
     void serve(deps, req, res);
   };
 }

@@ -4,6 +4,7 @@ import type { AmqpConnection } from '../broker/amqp-connection';
 import { declareTopology, type TopologyNames } from '../broker/topology';
 import type { Logger } from '../logger';
 import type { MailListener } from './mail-listener';
+import type { YieldGate } from './yield-gate';
 
 export class QueueConsumer {
   private channel: Channel | null = null;
@@ -12,7 +13,7 @@ export class QueueConsumer {
   private stopped = false;
 
   constructor(
-    private readonly deps: { connection: AmqpConnection; listener: MailListener; topology: TopologyNames; prefetch: number; retryLaterMs: number; logger: Logger },
+    private readonly deps: { connection: AmqpConnection; listener: MailListener; topology: TopologyNames; prefetch: number; retryLaterMs: number; logger: Logger; gate?: YieldGate },
   ) {
     deps.connection.onConnect((model) => this.subscribe(model));
     deps.connection.onDisconnect(() => {
@@ -46,7 +47,14 @@ export class QueueConsumer {
   }
 
   private async onMessage(ch: Channel, msg: ConsumeMessage): Promise<void> {
-    const verdict = await this.deps.listener.handle(msg.content);
+    const gate = this.deps.gate;
+    await gate?.acquire();
+    let verdict;
+    try {
+      verdict = await this.deps.listener.handle(msg.content);
+    } finally {
+      gate?.release();
+    }
     try {
       if (verdict.action === 'ack') return ch.ack(msg);
       this.deps.logger.warn({ msgId: msg.properties.messageId, reason: verdict.reason }, 'message left with the broker; will be redelivered');
@@ -62,6 +70,7 @@ export class QueueConsumer {
   /** Stops taking messages and waits for the ones in hand to finish (send, record, ack). */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    this.deps.gate?.open();
     const ch = this.channel;
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;

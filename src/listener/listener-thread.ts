@@ -1,12 +1,14 @@
 // Entry point of one listener thread (see listener-threads.ts): the listener role of the app, stopped on request.
 import { parentPort, workerData } from 'node:worker_threads';
 import { MailDispatchApp } from '../app';
+import { ApiLoad } from '../core/api-load';
 import type { Config } from '../config';
 import type { ThreadMessage } from './listener-threads';
 
-const { config } = workerData as { config: Config; index: number };
+const { config, apiLoad } = workerData as { config: Config; index: number; apiLoad?: SharedArrayBuffer };
 const post = (m: ThreadMessage) => parentPort!.postMessage(m);
-const app = new MailDispatchApp(config);
+// the main thread's API load, in the same shared memory: this thread's listener yields to it
+const app = new MailDispatchApp(config, apiLoad ? { apiLoad: new ApiLoad(apiLoad) } : {});
 
 parentPort!.on('message', (m: unknown) => {
   if (typeof m === 'object' && m !== null && (m as { type?: string }).type === 'metrics') {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { ApiLoad } from '../core/api-load';
 import type { Logger } from '../logger';
 
 export type ThreadMessage =
@@ -25,7 +26,7 @@ export class ListenerThreads {
   private metricRequests = 0;
   private readonly metricReplies = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
 
-  constructor(private readonly deps: { config: Config; count: number; logger: Logger }) {}
+  constructor(private readonly deps: { config: Config; count: number; logger: Logger; apiLoad?: ApiLoad }) {}
 
   start(): void {
     for (let i = 0; i < this.deps.count; i++) this.spawn(i);
@@ -38,7 +39,7 @@ export class ListenerThreads {
   private spawn(index: number): void {
     const config: Config = { ...this.deps.config, ROLES: ['listener'], LISTENER_THREADS: 0, MIGRATE_ON_START: false };
     // A bounded heap: the thread holds at most a prefetch of mails, so memory stays flat under any backlog.
-    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index, apiLoad: this.deps.apiLoad?.buffer }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     this.workers.add(worker);
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'ready') this.ready.add(worker);

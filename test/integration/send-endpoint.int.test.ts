@@ -7,6 +7,7 @@ import { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { MailDispatchApp } from '../../src/app';
 import { createHttpApp, createHttpServer, type HttpDeps } from '../../src/http/app';
+import { ApiLoad } from '../../src/core/api-load';
 import { isPlainSend, withSendHotPath } from '../../src/http/send-endpoint';
 import { createTestDb, deleteTopology, startApp, testConfig, testLogger, uniqueTopology, type TestDb } from '../support/services';
 import { KEY_A, NO_SMTP, SECURED, rawRequest, type RawResponse } from '../support/security';
@@ -69,6 +70,14 @@ describe('POST /mail/send on the hot path and through Express', () => {
   let hot: Server;
   let plain: Server;
   let fellBack = 0;
+  /** the sends the hot path counted for the listener to yield to (src/listener/yield-gate.ts) */
+  const load = new (class extends ApiLoad {
+    entered = 0;
+    override enter(): void {
+      this.entered++;
+      super.enter();
+    }
+  })();
   const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 
   beforeAll(async () => {
@@ -86,7 +95,7 @@ describe('POST /mail/send on the hot path and through Express', () => {
     };
     const express = createHttpApp(deps);
     hot = createServer(
-      withSendHotPath(deps, (req, res) => {
+      withSendHotPath({ ...deps, apiLoad: load }, (req, res) => {
         fellBack++;
         express(req, res);
       }),
@@ -128,6 +137,13 @@ describe('POST /mail/send on the hot path and through Express', () => {
       const rows = await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE msg_id = ?', [first.body.msgId]);
       expect(Number(rows[0]!.n)).toBe(1);
     }
+  });
+
+  test('each plain send counts as API load while it is answered, and none stays counted', async () => {
+    const before = load.entered;
+    await Promise.all(Array.from({ length: 5 }, () => rawRequest(urlOf(hot), { path: '/mail/send', headers: { ...JSON_TYPE, ...AUTH }, body: JSON.stringify(mail) })));
+    expect(load.entered - before).toBe(5);
+    expect(load.inFlight).toBe(0);
   });
 
   test('only an exact POST /mail/send with a plain JSON body and a Content-Length qualifies', () => {

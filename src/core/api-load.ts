@@ -1,0 +1,21 @@
+// How many POST /mail/send requests this process is answering right now, in shared memory: the HTTP side counts,
+// and listener threads read it without any message passing (src/listener/yield-gate.ts decides with it).
+export class ApiLoad {
+  private readonly count: Int32Array;
+
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4)) {
+    this.count = new Int32Array(buffer);
+  }
+
+  enter(): void {
+    Atomics.add(this.count, 0, 1);
+  }
+
+  leave(): void {
+    Atomics.sub(this.count, 0, 1);
+  }
+
+  get inFlight(): number {
+    return Atomics.load(this.count, 0);
+  }
+}
