@@ -35,13 +35,13 @@ export function toAppError(err: unknown): AppError {
 
 /** Turns anything a route threw into its problem answer, logging what an operator must hear about. */
 export function answerError(logger: Logger, err: unknown, req: Pick<RequestView, 'path' | 'originalUrl'>, res: ServerResponse): void {
-  const appError = toAppError(err);
   if (res.headersSent) {
     // a stream that failed half-way: nothing can be said any more, only the connection closed
     logger.warn({ err: (err as Error)?.message, path: req.path }, 'route failed after answering');
     res.destroy();
     return;
   }
+  const appError = toAppError(err);
   if (appError.code === 'INTERNAL') logger.error({ err, path: req.path }, 'unexpected error');
   else if (appError.code === 'DATABASE_UNAVAILABLE') logger.warn({ err: (err as Error).message, path: req.path }, 'database unavailable');
   sendProblem(res, appError, instanceOf(req.originalUrl));

@@ -49,12 +49,7 @@ export class QueueConsumer {
   private async onMessage(ch: Channel, msg: ConsumeMessage): Promise<void> {
     const gate = this.deps.gate;
     await gate?.acquire();
-    let verdict;
-    try {
-      verdict = await this.deps.listener.handle(msg.content);
-    } finally {
-      gate?.release();
-    }
+    const verdict = await this.deps.listener.handle(msg.content).finally(() => gate?.release());
     try {
       if (verdict.action === 'ack') return ch.ack(msg);
       this.deps.logger.warn({ msgId: msg.properties.messageId, reason: verdict.reason }, 'message left with the broker; will be redelivered');

@@ -4,7 +4,7 @@
 import request from 'supertest';
 import { Status } from '../../src/core/status';
 import { createHttpApp } from '../../src/http/app';
-import { rowOf, startFixture, testLogger, type Fixture } from '../support/services';
+import { httpDepsOf, rowOf, startFixture, testLogger, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
 interface Layer {
@@ -56,17 +56,9 @@ describe('the OpenAPI description', () => {
   });
 
   test('describes every route of the app, and no route that does not exist', () => {
-    const http = createHttpApp({
-      security: app.security!,
-      mail: app.mail,
-      prisma: app.prisma,
-      maxRecipients: 50,
-      maxTries: 3,
-      devFaults: false,
-      readiness: async () => ({}),
-      logger: testLogger(),
-      ops: { pool: db.pool, mail: app.mail, metrics: app.metrics, stats: app.stats, live: { subscribe: () => undefined } as never, maxTries: 3, devFaults: false, logger: testLogger() },
-    });
+    const http = createHttpApp(
+      httpDepsOf(app, { ops: { pool: db.pool, mail: app.mail, metrics: app.metrics, stats: app.stats, live: { subscribe: () => undefined } as never, maxTries: 3, devFaults: false, logger: testLogger() } }),
+    );
     const routes = routesOf((http as unknown as { router: { stack: Layer[] } }).router.stack).map((r) => {
       const [method, path] = r.split(' ');
       return `${method} ${toOpenApi(path!)}`;

@@ -6,10 +6,10 @@ import { createServer, type Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { MailDispatchApp } from '../../src/app';
-import { createHttpApp, createHttpServer, type HttpDeps } from '../../src/http/app';
+import { createHttpApp, createHttpServer } from '../../src/http/app';
 import { ApiLoad } from '../../src/core/api-load';
 import { isPlainSend, withSendHotPath } from '../../src/http/send-endpoint';
-import { createTestDb, deleteTopology, startApp, testConfig, testLogger, uniqueTopology, type TestDb } from '../support/services';
+import { createTestDb, deleteTopology, httpDepsOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
 import { KEY_A, NO_SMTP, SECURED, rawRequest, type RawResponse } from '../support/security';
 
 const mail = { subject: 'Hello', content: 'Body', tos: 'alice@example.com' };
@@ -83,16 +83,7 @@ describe('POST /mail/send on the hot path and through Express', () => {
   beforeAll(async () => {
     db = await createTestDb();
     app = await startApp(testConfig(db, topology, NO_SMTP, SECURED));
-    const deps: HttpDeps = {
-      security: app.security!,
-      mail: app.mail,
-      prisma: app.prisma,
-      maxRecipients: 50,
-      maxTries: 3,
-      devFaults: false,
-      readiness: async () => ({}),
-      logger: testLogger(),
-    };
+    const deps = httpDepsOf(app);
     const express = createHttpApp(deps);
     hot = createServer(
       withSendHotPath({ ...deps, apiLoad: load }, (req, res) => {

@@ -5,6 +5,7 @@ import { MailDispatchApp, type AppOverrides } from '../../src/app';
 import type { TopologyNames } from '../../src/broker/topology';
 import { parkingExchange, parkingQueue } from '../../src/broker/topology';
 import { loadConfig, type Config } from '../../src/config';
+import type { HttpDeps } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { createPool, dropDatabase, ensureDatabase, type Pool } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
@@ -142,5 +143,20 @@ export async function startFixture(env: Record<string, string> = {}, overrides: 
       await db.drop();
       await deleteTopology(topology);
     },
+  };
+}
+
+/** The HTTP layer's dependencies taken from a started app, for tests that build servers of their own. */
+export function httpDepsOf(app: MailDispatchApp, extra: Partial<HttpDeps> = {}): HttpDeps {
+  return {
+    security: app.security!,
+    mail: app.mail,
+    prisma: app.prisma,
+    maxRecipients: 50,
+    maxTries: 3,
+    devFaults: false,
+    readiness: async () => ({}),
+    logger: testLogger(),
+    ...extra,
   };
 }
