@@ -172,7 +172,8 @@ export class MailDispatchApp {
     });
     this.consumerConn = new AmqpConnection(c.AMQP_URL, 'consumer', this.logger);
     const yieldAt = c.LISTENER_YIELD_AT;
-    const gate = yieldAt > 0 ? new YieldGate({ busy: () => this.apiLoad.inFlight >= yieldAt, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5 }) : undefined;
+    // quiet for 200 ms before the whole prefetch goes: clients pausing between bursts do not count as quiet
+    const gate = yieldAt > 0 ? new YieldGate({ busy: () => this.apiLoad.inFlight >= yieldAt, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5, quietMs: 200 }) : undefined;
     this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger, gate });
   }
 

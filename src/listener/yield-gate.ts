@@ -11,6 +11,9 @@ export interface YieldPolicy {
   whileBusy: number;
   /** how often waiting deliveries look again whether the API is still busy */
   pollMs: number;
+  /** the API counts as busy until it has been quiet this long: a short lull must not let the whole prefetch go */
+  quietMs: number;
+  now?: () => number;
 }
 
 export class YieldGate {
@@ -18,6 +21,7 @@ export class YieldGate {
   private readonly waiting: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private opened = false;
+  private busyAt = -Infinity;
 
   constructor(private readonly policy: YieldPolicy) {}
 
@@ -48,7 +52,13 @@ export class YieldGate {
   }
 
   private admits(): boolean {
-    return this.opened || this.active < this.policy.whileBusy || !this.policy.busy();
+    if (this.opened || this.active < this.policy.whileBusy) return true;
+    const now = this.policy.now ? this.policy.now() : performance.now();
+    if (this.policy.busy()) {
+      this.busyAt = now;
+      return false;
+    }
+    return now - this.busyAt >= this.policy.quietMs;
   }
 
   private pump(): void {

@@ -5,13 +5,13 @@ const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 describe('YieldGate: the listener yields to a busy API', () => {
   test('while the API is quiet, every delivery goes on at once', async () => {
-    const gate = new YieldGate({ busy: () => false, whileBusy: 2, pollMs: 1 });
+    const gate = new YieldGate({ busy: () => false, whileBusy: 2, pollMs: 1, quietMs: 0 });
     await Promise.all(Array.from({ length: 50 }, () => gate.acquire()));
     expect(gate.waitingCount).toBe(0);
   });
 
   test('while the API is busy, only whileBusy deliveries are in progress and the others wait their turn', async () => {
-    const gate = new YieldGate({ busy: () => true, whileBusy: 2, pollMs: 1 });
+    const gate = new YieldGate({ busy: () => true, whileBusy: 2, pollMs: 1, quietMs: 0 });
     let entered = 0;
     for (let i = 0; i < 5; i++) void gate.acquire().then(() => entered++);
     await tick(5);
@@ -24,7 +24,7 @@ describe('YieldGate: the listener yields to a busy API', () => {
 
   test('when the API quiets down, the waiting deliveries all go within a poll interval', async () => {
     let busy = true;
-    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 2 });
+    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 2, quietMs: 0 });
     let entered = 0;
     for (let i = 0; i < 10; i++) void gate.acquire().then(() => entered++);
     await tick(5);
@@ -35,9 +35,26 @@ describe('YieldGate: the listener yields to a busy API', () => {
     expect(gate.waitingCount).toBe(0);
   });
 
+  test('a short lull does not let the whole prefetch go: the API must stay quiet for quietMs', async () => {
+    let busy = true;
+    let now = 0;
+    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 1, quietMs: 100, now: () => now });
+    let entered = 0;
+    for (let i = 0; i < 5; i++) void gate.acquire().then(() => entered++);
+    await tick(3);
+    expect(entered).toBe(1);
+    busy = false;
+    now = 50;
+    await tick(5);
+    expect(entered).toBe(1);
+    now = 100;
+    await tick(5);
+    expect(entered).toBe(5);
+  });
+
   test('a new delivery does not overtake the ones already waiting', async () => {
     let busy = true;
-    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 1 });
+    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 1, quietMs: 0 });
     const order: number[] = [];
     void gate.acquire().then(() => order.push(0));
     void gate.acquire().then(() => order.push(1));
@@ -49,7 +66,7 @@ describe('YieldGate: the listener yields to a busy API', () => {
   });
 
   test('open() lets everything through while shutting down, busy or not', async () => {
-    const gate = new YieldGate({ busy: () => true, whileBusy: 1, pollMs: 1000 });
+    const gate = new YieldGate({ busy: () => true, whileBusy: 1, pollMs: 1000, quietMs: 0 });
     let entered = 0;
     for (let i = 0; i < 4; i++) void gate.acquire().then(() => entered++);
     await tick();
