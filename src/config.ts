@@ -34,7 +34,7 @@ const shape = z.object({
     /** the API is busy from this many sends in flight: the listener of the same process then yields; 0: never */
     LISTENER_YIELD_AT: int(8, 0),
     /** deliveries the listener keeps in progress while it yields to a busy API */
-    LISTENER_YIELD_CONCURRENCY: int(8, 1),
+    LISTENER_YIELD_CONCURRENCY: int(16, 1),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
     SMTP_POOL_SIZE: int(5, 1),
     SMTP_TIMEOUT_MS: int(30_000, 100),

@@ -42,7 +42,7 @@ describe('loadConfig defaults', () => {
       MQ_ROUTING_KEY: 'mail.routing.key',
       MQ_PREFETCH: 100,
       LISTENER_YIELD_AT: 8,
-      LISTENER_YIELD_CONCURRENCY: 8,
+      LISTENER_YIELD_CONCURRENCY: 16,
       SMTP_POOL_SIZE: 5,
       SMTP_TIMEOUT_MS: 30_000,
       MAIL_FROM: 'Mail Dispatch <noreply@example.com>',
