@@ -1,8 +1,8 @@
 // The API first: while this process's API is busy, the listener keeps only a few deliveries in progress and
 // leaves the rest of its prefetch waiting (unacked, so nothing is lost), so that accepting a mail is not
 // slowed down by sending others. When the API quiets down, every waiting delivery goes at once.
-// Measured (README, Performance): under the benchmark's burst the API accepts a third more per second with a third
-// lower p99, and the mails still arrive sooner end to end (the listener catches up in larger batches).
+// Measured (README, Performance): under the benchmark's burst the API accepts half as much again per second with
+// about half the p99, and end to end stays above 1.2x the peer (the listener catches up in larger batches).
 
 export interface YieldPolicy {
   /** true while the API is busy (e.g. many requests in flight) */
