@@ -11,6 +11,7 @@ import { backlogRun, historyRun } from './bench-rounds';
 import { cpuMs, cpuSplit, freePort, peakRssMb, rssMb, sleep, waitFor, writesCounter } from './bench-util';
 import { smtpStage } from './smtp-stage';
 import { startPeer } from './peer';
+import { deleteTopology } from '../../src/broker/topology';
 import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -98,6 +99,7 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       await dropDatabase(dbUrl).catch(() => undefined);
+      await deleteTopology(AMQP_URL, { exchange: `${name}.exchange`, queue: `${name}.queue`, routingKey: `${name}.key` }).catch(() => undefined);
     },
   };
 }

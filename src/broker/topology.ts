@@ -1,6 +1,6 @@
 // The broker side of the documented case: a durable direct exchange bound to a durable queue,
 // plus a parking lot for messages that can never be a mail (poison, unknown msgId).
-import type { Channel } from 'amqplib';
+import { connect, type Channel } from 'amqplib';
 
 export interface TopologyNames {
   exchange: string;
@@ -18,4 +18,20 @@ export async function declareTopology(ch: Channel, t: TopologyNames): Promise<vo
   await ch.assertExchange(parkingExchange(t), 'fanout', { durable: true });
   await ch.assertQueue(parkingQueue(t), { durable: true });
   await ch.bindQueue(parkingQueue(t), parkingExchange(t), '');
+}
+
+/** Deletes the queues and exchanges of `t` (tests and the benchmark clean up after themselves); missing ones are fine. */
+export async function deleteTopology(amqpUrl: string, t: TopologyNames): Promise<void> {
+  const conn = await connect(amqpUrl);
+  try {
+    // a failed delete closes its channel, so queues and exchanges get one each
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    for (const q of [t.queue, parkingQueue(t)]) await ch.deleteQueue(q).catch(() => undefined);
+    const ch2 = await conn.createChannel();
+    ch2.on('error', () => undefined);
+    for (const e of [t.exchange, parkingExchange(t)]) await ch2.deleteExchange(e).catch(() => undefined);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
 }

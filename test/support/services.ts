@@ -1,9 +1,8 @@
 // Real services for integration tests: each test file gets its own database and its own broker names.
-import { connect } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { MailDispatchApp, type AppOverrides } from '../../src/app';
 import type { TopologyNames } from '../../src/broker/topology';
-import { parkingExchange, parkingQueue } from '../../src/broker/topology';
+import { deleteTopology as deleteBrokerTopology } from '../../src/broker/topology';
 import { loadConfig, type Config } from '../../src/config';
 import type { HttpDeps } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
@@ -89,19 +88,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 }
 
 /** Deletes a test's exchanges and queues. */
-export async function deleteTopology(t: TopologyNames): Promise<void> {
-  const conn = await connect(AMQP_URL);
-  try {
-    const ch = await conn.createChannel();
-    ch.on('error', () => undefined);
-    for (const q of [t.queue, parkingQueue(t)]) await ch.deleteQueue(q).catch(() => undefined);
-    const ch2 = await conn.createChannel();
-    ch2.on('error', () => undefined);
-    for (const e of [t.exchange, parkingExchange(t)]) await ch2.deleteExchange(e).catch(() => undefined);
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
-}
+export const deleteTopology = (t: TopologyNames): Promise<void> => deleteBrokerTopology(AMQP_URL, t);
 
 export interface Row {
   msg_id: string;
