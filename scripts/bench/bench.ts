@@ -1,6 +1,6 @@
 // npm run bench: end-to-end figures of the app, the SMTP stage alone and (where it is present) the BullMQ peer,
 // measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
-//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10]
+//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10]
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -24,10 +24,12 @@ const { values: opt } = parseArgs({
     backlog: { type: 'string' },
     history: { type: 'string' },
     'soak-minutes': { type: 'string' },
+    runs: { type: 'string', default: '1' },
   },
 });
 const N = Number(opt.n);
 const CONNS = Number(opt.conns);
+const RUNS = Math.max(1, Number(opt.runs));
 const SERVER = (process.env.BENCH_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 // The app runs as in production, so it needs an API key; the peer ignores the header.
@@ -172,6 +174,32 @@ async function soak(sink: Sink, minutes: number, ratePerSec: number) {
   }
 }
 
+const median = (xs: (number | undefined)[]) => {
+  const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  return v.length ? v[Math.floor((v.length - 1) / 2)] : undefined;
+};
+
+/** The app, then (where it is present) the peer, on the same sink, mails and connections. */
+async function sideBySide(sink: Sink, stage: { mailsPerSec: number }) {
+  const app = await benchApp(sink);
+  const peerDir = process.env.PEER_DIR ?? path.resolve(ROOT, '../shared/peer');
+  let peer: (Awaited<ReturnType<typeof load>> & { cpuMsPerMail: number; cpuMsPerMailByProcess: Record<string, number>; peakRssMb: number }) | undefined;
+  if (!opt['no-peer'] && existsSync(path.join(peerDir, 'bullmq-app.mjs'))) {
+    const p = await startPeer(peerDir, sink.smtpPort);
+    try {
+      await load(p.url, Number(opt.warmup), sink);
+      const cpu0 = cpuMs(p.proc.pid!);
+      const split = cpuSplit({ peer: p.proc.pid, sink: sink.proc.pid, loadGenerator: process.pid }, { redis: 'redis-server' });
+      const result = await load(p.url, N, sink);
+      peer = { ...result, cpuMsPerMail: Number(((cpuMs(p.proc.pid!) - cpu0) / N).toFixed(3)), cpuMsPerMailByProcess: split(N), peakRssMb: peakRssMb(p.proc.pid!) };
+    } finally {
+      await p.stop();
+    }
+  }
+  const ratios = peer ? { endToEndVsPeer: Number((app.endToEndPerSec / peer.endToEndPerSec).toFixed(2)), p99VsPeer: Number((app.p99ms / peer.p99ms).toFixed(2)) } : undefined;
+  return { app, peer, ratios, endToEndVsSmtpStage: Number((app.endToEndPerSec / stage.mailsPerSec).toFixed(2)) };
+}
+
 async function main(): Promise<void> {
   if (spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
   const out: Record<string, unknown> = { machine: { cores: require('node:os').cpus().length, node: process.version }, n: N, connections: CONNS };
@@ -192,24 +220,18 @@ async function main(): Promise<void> {
     } else if (opt['soak-minutes']) {
       out.soak = await soak(sink, Number(opt['soak-minutes']), Number(process.env.SOAK_RATE ?? 1000));
     } else {
-      const app = await benchApp(sink);
-      out.app = app;
-      const peerDir = process.env.PEER_DIR ?? path.resolve(ROOT, '../shared/peer');
-      if (!opt['no-peer'] && existsSync(path.join(peerDir, 'bullmq-app.mjs'))) {
-        const peer = await startPeer(peerDir, sink.smtpPort);
-        try {
-          await load(peer.url, Number(opt.warmup), sink);
-          const cpu0 = cpuMs(peer.proc.pid!);
-          const split = cpuSplit({ peer: peer.proc.pid, sink: sink.proc.pid, loadGenerator: process.pid }, { redis: 'redis-server' });
-          const result = await load(peer.url, N, sink);
-          out.peer = { ...result, cpuMsPerMail: Number(((cpuMs(peer.proc.pid!) - cpu0) / N).toFixed(3)), cpuMsPerMailByProcess: split(N), peakRssMb: peakRssMb(peer.proc.pid!) };
-        } finally {
-          await peer.stop();
-        }
-        const p = out.peer as { endToEndPerSec: number; p99ms: number };
-        out.ratios = { endToEndVsPeer: Number((app.endToEndPerSec / p.endToEndPerSec).toFixed(2)), p99VsPeer: Number((app.p99ms / p.p99ms).toFixed(2)) };
+      // One side-by-side pair per run; with --runs N the ratios' medians are what to quote (single runs are noisy).
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await sideBySide(sink, out.smtpStage as { mailsPerSec: number }));
+      Object.assign(out, runs[0]);
+      if (RUNS > 1) {
+        out.runs = runs.map((r) => ({ ratios: r.ratios, endToEndVsSmtpStage: r.endToEndVsSmtpStage, appP99ms: r.app.p99ms, peerP99ms: r.peer?.p99ms }));
+        out.medians = {
+          endToEndVsPeer: median(runs.map((r) => r.ratios?.endToEndVsPeer)),
+          p99VsPeer: median(runs.map((r) => r.ratios?.p99VsPeer)),
+          endToEndVsSmtpStage: median(runs.map((r) => r.endToEndVsSmtpStage)),
+        };
       }
-      out.endToEndVsSmtpStage = Number((app.endToEndPerSec / (out.smtpStage as { mailsPerSec: number }).mailsPerSec).toFixed(2));
     }
   } finally {
     sink.proc.kill();
