@@ -42,7 +42,7 @@ async function run(t: Target, round: number): Promise<number> {
   const flush = async () => {
     const batch = pending.splice(0, BATCH);
     if (batch.length === 0) return;
-    await t.repo.markDelivered(batch.map((b) => b.id));
+    await t.repo.markDelivered(batch.map((b) => b.id), 0);
     for (const b of batch) b.done();
   };
   const flusher = setInterval(() => void flush(), 2);

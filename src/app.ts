@@ -94,6 +94,9 @@ export class MailDispatchApp {
     return addr ? `http://127.0.0.1:${addr.port}` : '';
   }
 
+  /** The API first (API_BUSY_AT): while this many sends are in flight, the listener and the confirm bookkeeping yield. */
+  private readonly apiBusy = (): boolean => this.config.API_BUSY_AT > 0 && this.apiLoad.inFlight >= this.config.API_BUSY_AT;
+
   async start(): Promise<this> {
     const c = this.config;
     const roles = new Set(c.ROLES);
@@ -104,7 +107,15 @@ export class MailDispatchApp {
     this.queueProbe = new QueueProbe([this.topology.queue, parkingQueue(this.topology)], this.logger);
     this.publisherConn.onConnect(this.queueProbe.attach);
     this.publisherConn.onDisconnect(this.queueProbe.detach);
-    this.dispatcher = new Dispatcher({ repo: this.repo, publisher: this.publisher, retry: this.retry, logger: this.logger });
+    this.dispatcher = new Dispatcher({
+      repo: this.repo,
+      publisher: this.publisher,
+      retry: this.retry,
+      logger: this.logger,
+      apiBusy: this.apiBusy,
+      // a confirm waits for a busy API at most a quarter of the publish grace, so the job never mistakes it for a lost one
+      maxHoldMs: Math.min(5_000, c.PUBLISH_GRACE_MS / 4),
+    });
     this.mail = new MailService({ repo: this.repo, dispatcher: this.dispatcher, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
     if (roles.has('listener') && c.LISTENER_THREADS > 0) await this.buildListenerThreads();
     else if (roles.has('listener')) await this.buildListener();
@@ -171,9 +182,8 @@ export class MailDispatchApp {
       logger: this.logger,
     });
     this.consumerConn = new AmqpConnection(c.AMQP_URL, 'consumer', this.logger);
-    const yieldAt = c.LISTENER_YIELD_AT;
     // quiet for 200 ms before the whole prefetch goes: clients pausing between bursts do not count as quiet
-    const gate = yieldAt > 0 ? new YieldGate({ busy: () => this.apiLoad.inFlight >= yieldAt, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5, quietMs: 200 }) : undefined;
+    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: this.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5, quietMs: 200 }) : undefined;
     this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger, gate });
   }
 

@@ -28,11 +28,12 @@ const shape = z.object({
     MQ_EXCHANGE: name('mail.exchange'),
     MQ_QUEUE: name('mail.queue'),
     MQ_ROUTING_KEY: name('mail.routing.key'),
-    MQ_PREFETCH: int(100, 1),
+    /** unacked deliveries per consumer: rate × the time one is in hand (claim, SMTP, outcome window, commit: ~40 ms) */
+    MQ_PREFETCH: int(300, 1),
     /** worker threads running the listener; 0 runs it on the main thread */
     LISTENER_THREADS: int(1, 0).refine((n) => n <= 16, 'at most 16'),
-    /** the API is busy from this many sends in flight: the listener of the same process then yields; 0: never */
-    LISTENER_YIELD_AT: int(8, 0),
+    /** the API is busy from this many sends in flight: the same process's background work then yields to it; 0: never */
+    API_BUSY_AT: int(8, 0),
     /** deliveries the listener keeps in progress while it yields to a busy API */
     LISTENER_YIELD_CONCURRENCY: int(16, 1),
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),

@@ -23,7 +23,8 @@ export interface Publish {
 
 interface Pending {
   settle: (o: PublishOutcome) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() after which the publish counts as timed out */
+  deadline: number;
 }
 
 export class Publisher implements Publish {
@@ -32,6 +33,8 @@ export class Publisher implements Publish {
   /** msgId → reply of a basic.return not yet matched with its ack */
   private readonly returned = new Map<string, string>();
   private seq = 0;
+  /** one timer for all confirms in flight, armed for the oldest, instead of a timer per publish */
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: { connection: AmqpConnection; topology: TopologyNames; confirmTimeoutMs: number; logger: Logger },
@@ -79,11 +82,8 @@ export class Publisher implements Publish {
     const publishId = ++this.seq;
     const started = performance.now();
     return new Promise<PublishOutcome>((resolve) => {
-      const timer = setTimeout(() => {
-        const p = this.pending.get(publishId);
-        if (p) this.finish(publishId, p, { ok: false, reason: 'timeout', detail: `no confirm within ${this.deps.confirmTimeoutMs} ms` });
-      }, this.deps.confirmTimeoutMs);
-      this.pending.set(publishId, { settle: resolve, timer });
+      this.pending.set(publishId, { settle: resolve, deadline: started + this.deps.confirmTimeoutMs });
+      this.armSweeper();
       try {
         ch.publish(
           req.exchange,
@@ -131,9 +131,33 @@ export class Publisher implements Publish {
     this.finish(publishId, p, { ok: true, latencyMs: performance.now() - started });
   }
 
+  private armSweeper(): void {
+    if (this.sweeper || this.pending.size === 0) return;
+    const oldest = this.pending.values().next().value!;
+    this.sweeper = setTimeout(() => {
+      this.sweeper = null;
+      this.timeOutDue();
+      this.armSweeper();
+    }, Math.max(0, oldest.deadline - performance.now()));
+    // the connection's socket keeps the process alive while a confirm can still come; a closed one settles them all
+    this.sweeper.unref();
+  }
+
+  /** The map holds publishes in the order they were made, all with the same timeout: the first not yet due ends it. */
+  private timeOutDue(): void {
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.finish(id, p, { ok: false, reason: 'timeout', detail: `no confirm within ${this.deps.confirmTimeoutMs} ms` });
+    }
+  }
+
   private finish(publishId: number, p: Pending, outcome: PublishOutcome): void {
-    clearTimeout(p.timer);
     this.pending.delete(publishId);
+    if (this.pending.size === 0 && this.sweeper) {
+      clearTimeout(this.sweeper);
+      this.sweeper = null;
+    }
     p.settle(outcome);
   }
 

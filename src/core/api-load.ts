@@ -19,3 +19,17 @@ export class ApiLoad {
     return Atomics.load(this.count, 0);
   }
 }
+
+/**
+ * A busy signal that stays on until the API has been quiet for quietMs, sampled whenever it is asked: a short lull
+ * between two bursts (clients pausing, a batch just answered) must not let all the waiting background work go.
+ */
+export function stickyBusy(busy: () => boolean, quietMs: number, now: () => number = () => performance.now()): () => boolean {
+  let busyAt = -Infinity;
+  return () => {
+    const t = now();
+    if (!busy()) return t - busyAt < quietMs;
+    busyAt = t;
+    return true;
+  };
+}

@@ -4,6 +4,8 @@
 // Measured (README, Performance): under the benchmark's burst the API accepts half as much again per second with
 // about half the p99, and end to end stays above 1.2x the peer (the listener catches up in larger batches).
 
+import { stickyBusy } from '../core/api-load';
+
 export interface YieldPolicy {
   /** true while the API is busy (e.g. many requests in flight) */
   busy: () => boolean;
@@ -21,9 +23,11 @@ export class YieldGate {
   private readonly waiting: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private opened = false;
-  private busyAt = -Infinity;
+  private readonly busy: () => boolean;
 
-  constructor(private readonly policy: YieldPolicy) {}
+  constructor(private readonly policy: YieldPolicy) {
+    this.busy = stickyBusy(policy.busy, policy.quietMs, policy.now);
+  }
 
   /** Resolves when this delivery may go on; call release() once it is finished. */
   acquire(): Promise<void> {
@@ -52,13 +56,7 @@ export class YieldGate {
   }
 
   private admits(): boolean {
-    if (this.opened || this.active < this.policy.whileBusy) return true;
-    const now = this.policy.now ? this.policy.now() : performance.now();
-    if (this.policy.busy()) {
-      this.busyAt = now;
-      return false;
-    }
-    return now - this.busyAt >= this.policy.quietMs;
+    return this.opened || this.active < this.policy.whileBusy || !this.busy();
   }
 
   private pump(): void {

@@ -82,10 +82,10 @@ export class MsgLogRepo {
     await this.writeRow(conn, row);
   }
 
-  /** Confirms for many rows at once; rows no longer `sending` are left alone (a late confirm undoes nothing). */
-  async markDelivered(ids: readonly string[]): Promise<number> {
+  /** Confirms of publishes made at `tryCount`; rows no longer `sending` at that try are left alone (a late confirm undoes nothing). */
+  async markDelivered(ids: readonly string[], tryCount: number): Promise<number> {
     if (ids.length === 0) return 0;
-    const res = await this.pool.query(SQL.markDelivered(ids.length), [this.timing.consumeDeadlineMs * MS, ...ids]);
+    const res = await this.pool.query(SQL.markDelivered(ids.length), [this.timing.consumeDeadlineMs * MS, tryCount, ...ids]);
     return num(res.affectedRows);
   }
 

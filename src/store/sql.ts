@@ -15,12 +15,15 @@ export const SQL = {
   insertMany: (n: number) => `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
     VALUES ${Array.from({ length: n }, () => `(?, ?, ?, ?, ${Status.sending}, 0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`).join(',\n      ')}`,
 
-  /** Broker confirms, many at once. A row a listener already holds keeps its lease deadline. Args: deadlineUs, ...ids. */
+  /**
+   * Broker confirms, many at once, for publishes made at one try count: a confirm of an earlier try (recorded late)
+   * matches nothing. A row a listener already holds keeps its lease deadline. Args: deadlineUs, tryCount, ...ids.
+   */
   markDelivered: (n: number) => `UPDATE msg_log
     SET status = ${Status.delivered},
         next_try_time = IF(lease_until IS NULL, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, next_try_time),
         update_time = UTC_TIMESTAMP(3)
-    WHERE status = ${Status.sending} AND msg_id IN (${list(n)})`,
+    WHERE status = ${Status.sending} AND try_count = ? AND msg_id IN (${list(n)})`,
 
   /** A counted failure (publish or SMTP). Args: uncertain(0/1), status, dead(0/1), delayUs, tryCount, lastError, id, expectedTryCount, [leaseOwner]. */
   recordFailure: (guard: 'publisher' | 'listener') => `UPDATE msg_log

@@ -58,7 +58,7 @@ describe('the dashboard API and the transition history', () => {
     const count = async () => Number((await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_event WHERE msg_id = ?', [id]))[0]!.n);
     expect(await count()).toBe(4);
     // a late confirm, a second consumption and a claim of a final row all match no row
-    expect(await app.repo.markDelivered([id])).toBe(0);
+    expect(await app.repo.markDelivered([id], 0)).toBe(0);
     expect(await app.repo.markConsumed(id, null)).toBe(false);
     expect(await app.repo.claim(id, 'someone-else')).toBe(false);
     expect(await count()).toBe(4);

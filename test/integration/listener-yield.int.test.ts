@@ -1,5 +1,6 @@
-// The API first: while this process's API has many sends in flight, its listener keeps only
-// LISTENER_YIELD_CONCURRENCY deliveries in progress; when the API quiets down, the rest go. And the RabbitMQ
+// The API first: while this process's API has many sends in flight (API_BUSY_AT), its listener keeps only
+// LISTENER_YIELD_CONCURRENCY deliveries in progress and broker confirms wait to be recorded; when the API quiets
+// down, the rest go. And the RabbitMQ
 // socket's frames are coalesced per tick (src/broker/amqp-connection.ts), which needs amqplib's socket.
 import { connect } from 'amqplib';
 import type { MailDispatchApp } from '../../src/app';
@@ -31,7 +32,7 @@ describe('the listener yields to a busy API', () => {
   const mailer = new SlowMailer();
 
   beforeAll(async () => {
-    f = await startFixture({ LISTENER_YIELD_AT: '4', LISTENER_YIELD_CONCURRENCY: '2' }, { mailer });
+    f = await startFixture({ API_BUSY_AT: '4', LISTENER_YIELD_CONCURRENCY: '2' }, { mailer });
   });
   afterAll(() => f?.stop());
 
@@ -50,6 +51,50 @@ describe('the listener yields to a busy API', () => {
     await waitFor('all consumed', async () => (await Promise.all(ids.map((id) => rowOf(f.db.pool, id)))).every((r) => r?.status === Status.consumed));
     expect(mailer.peak).toBeGreaterThan(2);
     expect(mailer.sent).toBe(30);
+  });
+});
+
+describe('confirms wait to be recorded while the API is busy', () => {
+  let f: Fixture;
+
+  // API only, so no listener moves the rows on; FAST's publish grace of 3 s lets a confirm wait at most 750 ms.
+  beforeAll(async () => {
+    f = await startFixture({ ROLES: 'api', API_BUSY_AT: '4' });
+  });
+  afterAll(() => f?.stop());
+
+  const busy = (n: number) => {
+    for (let i = 0; i < n; i++) f.app.apiLoad.enter();
+    return () => {
+      for (let i = 0; i < n; i++) f.app.apiLoad.leave();
+    };
+  };
+  const statusOf = async (id: string) => (await rowOf(f.db.pool, id))?.status;
+
+  test('a confirmed mail stays sending while the API is busy, and is delivered once the API quiets down', async () => {
+    const quiet = busy(4);
+    let msgId: string;
+    try {
+      ({ msgId } = await f.app.mail.send({ subject: 'held confirm', content: 'c', tos: ['a@example.com'] }));
+      await sleep(300);
+      expect(f.app.publisher.inFlight).toBe(0);
+      expect(await statusOf(msgId)).toBe(Status.sending);
+    } finally {
+      quiet();
+    }
+    await waitFor('delivered', async () => (await statusOf(msgId)) === Status.delivered, 2_000);
+  });
+
+  test('a confirm waits for a busy API at most a quarter of the publish grace, well before the job would look', async () => {
+    const quiet = busy(4);
+    try {
+      const { msgId } = await f.app.mail.send({ subject: 'held confirm', content: 'c', tos: ['a@example.com'] });
+      await sleep(300);
+      expect(await statusOf(msgId)).toBe(Status.sending);
+      await waitFor('delivered while still busy', async () => (await statusOf(msgId)) === Status.delivered, 2_000);
+    } finally {
+      quiet();
+    }
   });
 });
 

@@ -58,7 +58,7 @@ describe('the manual-ack listener', () => {
     const { msgId, body } = await storedMail();
     publishRaw(body, msgId);
     await waitFor('consumed', async () => (await rowOf(db.pool, msgId))?.status === Status.consumed);
-    expect(await app.repo.markDelivered([msgId])).toBe(0);
+    expect(await app.repo.markDelivered([msgId], 0)).toBe(0);
     expect((await rowOf(db.pool, msgId))?.status).toBe(Status.consumed);
   });
 

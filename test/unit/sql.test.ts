@@ -91,9 +91,13 @@ describe('SQL', () => {
     expect(statusConditions).toEqual([`status = ${Status.sending}`]);
   });
 
-  test('markDelivered has one placeholder per id plus the deadline', () => {
-    expect(placeholders(SQL.markDelivered(1))).toBe(2);
-    expect(placeholders(SQL.markDelivered(5))).toBe(6);
+  test('markDelivered matches only the try count the confirmed publish was made at, so a confirm recorded late cannot mark a later try', () => {
+    expect(whereOf(SQL.markDelivered(2))).toMatch(/try_count = \?/);
+  });
+
+  test('markDelivered has one placeholder per id plus the deadline and the try count', () => {
+    expect(placeholders(SQL.markDelivered(1))).toBe(3);
+    expect(placeholders(SQL.markDelivered(5))).toBe(7);
     expect(whereOf(SQL.markDelivered(3))).toMatch(/msg_id IN \(\?,\?,\?\)/);
   });
 
