@@ -45,7 +45,9 @@ export async function backlogRun(o: {
       clearInterval(sampler);
       const half = Math.floor(rss.length / 2);
       const avg = (a: number[]) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
-      return { rows: o.rows, seconds: Number((ms / 1000).toFixed(1)), mailsPerSec: Math.round(o.rows / (ms / 1000)), peakRssMb: peakRssMb(app.proc.pid!), rssMbFirstHalf: avg(rss.slice(0, half)), rssMbSecondHalf: avg(rss.slice(half)) };
+      // by quarter too: the first half holds the start-up ramp, so flat means the last three quarters agree
+      const quarters = [0, 1, 2, 3].map((q) => avg(rss.slice(Math.floor((q * rss.length) / 4), Math.floor(((q + 1) * rss.length) / 4))));
+      return { rows: o.rows, seconds: Number((ms / 1000).toFixed(1)), mailsPerSec: Math.round(o.rows / (ms / 1000)), peakRssMb: peakRssMb(app.proc.pid!), rssMbFirstHalf: avg(rss.slice(0, half)), rssMbSecondHalf: avg(rss.slice(half)), rssMbByQuarter: quarters };
     } finally {
       clearInterval(sampler);
       await app.stop();

@@ -181,6 +181,13 @@ async function soak(sink: Sink, minutes: number, ratePerSec: number) {
   }
 }
 
+const phases = (r: { acceptPerSec: number; endToEndPerSec: number; sentWhileAccepting: number; afterAcceptPerSec: number }) => ({
+  acceptPerSec: r.acceptPerSec,
+  endToEndPerSec: r.endToEndPerSec,
+  sentWhileAccepting: r.sentWhileAccepting,
+  afterAcceptPerSec: r.afterAcceptPerSec,
+});
+
 const median = (xs: (number | undefined)[]) => {
   const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   return v.length ? v[Math.floor((v.length - 1) / 2)] : undefined;
@@ -232,7 +239,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < RUNS; i++) runs.push(await sideBySide(sink, out.smtpStage as { mailsPerSec: number }));
       Object.assign(out, runs[0]);
       if (RUNS > 1) {
-        out.runs = runs.map((r) => ({ ratios: r.ratios, endToEndVsSmtpStage: r.endToEndVsSmtpStage, appP99ms: r.app.p99ms, peerP99ms: r.peer?.p99ms }));
+        out.runs = runs.map((r) => ({ ratios: r.ratios, endToEndVsSmtpStage: r.endToEndVsSmtpStage, appP99ms: r.app.p99ms, peerP99ms: r.peer?.p99ms, app: phases(r.app), peer: r.peer && phases(r.peer) }));
         out.medians = {
           endToEndVsPeer: median(runs.map((r) => r.ratios?.endToEndVsPeer)),
           p99VsPeer: median(runs.map((r) => r.ratios?.p99VsPeer)),
