@@ -111,10 +111,10 @@ async function load(url: string, n: number, sink: Sink, done?: () => Promise<boo
   await sink.reset();
   const t0 = Date.now();
   let lastResponse = t0;
-  // autocannon settles on its next one-second tick: the accept time ends at the last answer instead
   // The sink's count is sampled through the burst: how much was sent while the API was busy, and how fast the rest went.
   const samples: { at: number; received: number }[] = [];
   const sampler = setInterval(() => void sink.count().then((c) => samples.push({ at: Date.now(), received: c.received })), 100);
+  // autocannon settles on its next one-second tick: the accept time ends at the last answer instead
   const r = await autocannon({ url: `${url}/mail/send`, method: 'POST', connections: CONNS, amount: n, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY, setupClient: (client) => client.on('response', () => (lastResponse = Date.now())) });
   clearInterval(sampler);
   const acceptedMs = lastResponse - t0;

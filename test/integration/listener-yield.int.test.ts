@@ -1,7 +1,7 @@
 // The API first: while this process's API has many sends in flight (API_BUSY_AT), its listener keeps only
 // LISTENER_YIELD_CONCURRENCY deliveries in progress and broker confirms wait to be recorded; when the API quiets
-// down, the rest go. And the RabbitMQ
-// socket's frames are coalesced per tick (src/broker/amqp-connection.ts), which needs amqplib's socket.
+// down, the rest go. And the RabbitMQ socket's frames are coalesced per tick (src/broker/amqp-connection.ts),
+// which needs amqplib's socket.
 import { connect } from 'amqplib';
 import type { MailDispatchApp } from '../../src/app';
 import { coalesceWrites } from '../../src/broker/amqp-connection';
