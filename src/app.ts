@@ -26,7 +26,7 @@ import { QueueConsumer } from './listener/consumer';
 import { ListenerThreads } from './listener/listener-threads';
 import { MailListener } from './listener/mail-listener';
 import { YieldGate } from './listener/yield-gate';
-import { ApiLoad } from './core/api-load';
+import { API_QUIET_MS, ApiLoad, stickyBusy } from './core/api-load';
 import { createLogger, maskUrl, type Logger } from './logger';
 import { startDevCatcher, type DevCatcher } from './mail/dev-catcher';
 import { SmtpMailer, type Mailer } from './mail/mailer';
@@ -94,8 +94,8 @@ export class MailDispatchApp {
     return addr ? `http://127.0.0.1:${addr.port}` : '';
   }
 
-  /** The API first (API_BUSY_AT): while this many sends are in flight, the listener and the confirm bookkeeping yield. */
-  private readonly apiBusy = (): boolean => this.config.API_BUSY_AT > 0 && this.apiLoad.inFlight >= this.config.API_BUSY_AT;
+  /** The API first (API_BUSY_AT): from this many sends in flight until API_QUIET_MS of quiet, the listener and the confirm bookkeeping yield. */
+  private readonly apiBusy = stickyBusy(() => this.config.API_BUSY_AT > 0 && this.apiLoad.inFlight >= this.config.API_BUSY_AT, API_QUIET_MS);
 
   async start(): Promise<this> {
     const c = this.config;
@@ -182,8 +182,7 @@ export class MailDispatchApp {
       logger: this.logger,
     });
     this.consumerConn = new AmqpConnection(c.AMQP_URL, 'consumer', this.logger);
-    // quiet for 200 ms before the whole prefetch goes: clients pausing between bursts do not count as quiet
-    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: this.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5, quietMs: 200 }) : undefined;
+    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: this.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5 }) : undefined;
     this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger, gate });
   }
 

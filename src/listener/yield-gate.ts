@@ -4,18 +4,13 @@
 // Measured (README, Performance): under the benchmark's burst the API accepts half as much again per second with
 // about half the p99, and end to end stays above 1.2x the peer (the listener catches up in larger batches).
 
-import { stickyBusy } from '../core/api-load';
-
 export interface YieldPolicy {
-  /** true while the API is busy (e.g. many requests in flight) */
+  /** true while the API is busy, with a quiet period (stickyBusy in src/core/api-load.ts): a short lull must not let the whole prefetch go */
   busy: () => boolean;
   /** deliveries in progress at most while busy; never 0, so sending always moves on */
   whileBusy: number;
   /** how often waiting deliveries look again whether the API is still busy */
   pollMs: number;
-  /** the API counts as busy until it has been quiet this long: a short lull must not let the whole prefetch go */
-  quietMs: number;
-  now?: () => number;
 }
 
 export class YieldGate {
@@ -23,11 +18,8 @@ export class YieldGate {
   private readonly waiting: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private opened = false;
-  private readonly busy: () => boolean;
 
-  constructor(private readonly policy: YieldPolicy) {
-    this.busy = stickyBusy(policy.busy, policy.quietMs, policy.now);
-  }
+  constructor(private readonly policy: YieldPolicy) {}
 
   /** Resolves when this delivery may go on; call release() once it is finished. */
   acquire(): Promise<void> {
@@ -56,7 +48,7 @@ export class YieldGate {
   }
 
   private admits(): boolean {
-    return this.opened || this.active < this.policy.whileBusy || !this.busy();
+    return this.opened || this.active < this.policy.whileBusy || !this.policy.busy();
   }
 
   private pump(): void {

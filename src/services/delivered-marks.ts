@@ -2,7 +2,7 @@
 // moves the row's next_try_time out of the re-delivery job's way (PUBLISH_GRACE_MS) and shows the state. So while
 // the API is busy the marks wait, up to maxHoldMs (a fraction of the publish grace), and the database serves the
 // inserts that 202s wait on; a mail the listener has consumed meanwhile needs no mark at all (the guarded UPDATE
-// matches nothing). Memory: an id and a try count per confirmed mail, nothing else held.
+// matches nothing). Memory: an id per confirmed mail (grouped by try count), nothing else held.
 import type { Logger } from '../logger';
 
 export interface DeliveredMarksOptions {
@@ -21,9 +21,9 @@ export interface DeliveredMarksOptions {
 }
 
 export class DeliveredMarks {
-  private ids: string[] = [];
-  /** the try count each publish was made at, by position in ids */
-  private tries: number[] = [];
+  /** waiting marks by the try count their publish was made at: one statement per group */
+  private byTry = new Map<number, string[]>();
+  private count = 0;
   /** when the oldest waiting mark was added */
   private since = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -33,13 +33,14 @@ export class DeliveredMarks {
   constructor(private readonly opts: DeliveredMarksOptions) {}
 
   get waiting(): number {
-    return this.ids.length;
+    return this.count;
   }
 
   add(msgId: string, tryCount: number): void {
-    if (this.ids.length === 0) this.since = this.now();
-    this.ids.push(msgId);
-    this.tries.push(tryCount);
+    if (this.count++ === 0) this.since = this.now();
+    const group = this.byTry.get(tryCount);
+    if (group) group.push(msgId);
+    else this.byTry.set(tryCount, [msgId]);
     this.arm();
   }
 
@@ -49,36 +50,31 @@ export class DeliveredMarks {
 
   private onTimer(): void {
     this.timer = null;
-    if (this.ids.length === 0) return;
+    if (this.count === 0) return;
     const held = this.opts.hold?.() === true && this.now() - this.since < this.opts.maxHoldMs;
-    if (held || this.writing) return this.arm();
-    this.writing = this.writeTaken().finally(() => {
-      this.writing = null;
-      if (this.ids.length > 0) this.arm();
-    });
+    if (held || this.writing) this.arm();
+    else void this.write();
   }
 
-  /** Writes the marks waiting now, one statement of maxItems ids at a time. A failure is logged: the job covers those rows. */
-  private async writeTaken(): Promise<void> {
-    const byTry = new Map<number, string[]>();
-    this.ids.forEach((id, i) => {
-      const t = this.tries[i]!;
-      const group = byTry.get(t);
-      if (group) group.push(id);
-      else byTry.set(t, [id]);
-    });
-    this.ids = [];
-    this.tries = [];
-    for (const [tryCount, group] of byTry) {
-      for (let i = 0; i < group.length; i += this.opts.maxItems) {
-        const ids = group.slice(i, i + this.opts.maxItems);
-        try {
-          await this.opts.write(ids, tryCount);
-        } catch (err) {
-          this.opts.logger.warn({ rows: ids.length, err: (err as Error).message }, 'could not record confirms; the job looks at those rows after the publish grace');
+  /** Writes the marks waiting now, maxItems ids per statement, then looks again. A failure is logged: the job covers those rows. */
+  private write(): Promise<void> {
+    const taken = this.byTry;
+    this.byTry = new Map();
+    this.count = 0;
+    this.writing = (async () => {
+      for (const [tryCount, ids] of taken) {
+        for (let i = 0; i < ids.length; i += this.opts.maxItems) {
+          const chunk = ids.slice(i, i + this.opts.maxItems);
+          await this.opts.write(chunk, tryCount).catch((err: Error) => {
+            this.opts.logger.warn({ rows: chunk.length, err: err.message }, 'could not record confirms; the job looks at those rows after the publish grace');
+          });
         }
       }
-    }
+    })().finally(() => {
+      this.writing = null;
+      if (this.count > 0) this.arm();
+    });
+    return this.writing;
   }
 
   /** Writes every waiting mark now, held or not (shutting down). */
@@ -86,10 +82,7 @@ export class DeliveredMarks {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    while (this.writing || this.ids.length > 0) {
-      if (this.writing) await this.writing;
-      else await (this.writing = this.writeTaken().finally(() => (this.writing = null)));
-    }
+    while (this.writing || this.count > 0) await (this.writing ?? this.write());
   }
 
   private now(): number {

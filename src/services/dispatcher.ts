@@ -5,7 +5,6 @@ import { decideFailure, type RetryPolicy } from '../core/retry';
 import { Status } from '../core/status';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
-import { stickyBusy } from '../core/api-load';
 import { DeliveredMarks } from './delivered-marks';
 
 export interface DispatchItem {
@@ -26,7 +25,7 @@ export class Dispatcher {
       publisher: Publish;
       retry: RetryPolicy;
       logger: Logger;
-      /** the API is busy: confirms wait to be recorded (see delivered-marks.ts) */
+      /** the API is busy, with its quiet period (stickyBusy): confirms wait to be recorded (see delivered-marks.ts) */
       apiBusy?: () => boolean;
       /** how long a confirm may wait for a busy API before it is recorded anyway */
       maxHoldMs?: number;
@@ -36,7 +35,7 @@ export class Dispatcher {
     // statements (measured: -18% database CPU per mail).
     this.delivered = new DeliveredMarks({
       write: (ids, tryCount) => deps.repo.markDelivered(ids, tryCount),
-      hold: deps.apiBusy && stickyBusy(deps.apiBusy, 200),
+      hold: deps.apiBusy,
       maxHoldMs: deps.maxHoldMs ?? 0,
       windowMs: 20,
       maxItems: 500,

@@ -1,17 +1,17 @@
-import { ApiLoad } from '../../src/core/api-load';
+import { ApiLoad, stickyBusy } from '../../src/core/api-load';
 import { YieldGate } from '../../src/listener/yield-gate';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 describe('YieldGate: the listener yields to a busy API', () => {
   test('while the API is quiet, every delivery goes on at once', async () => {
-    const gate = new YieldGate({ busy: () => false, whileBusy: 2, pollMs: 1, quietMs: 0 });
+    const gate = new YieldGate({ busy: () => false, whileBusy: 2, pollMs: 1 });
     await Promise.all(Array.from({ length: 50 }, () => gate.acquire()));
     expect(gate.waitingCount).toBe(0);
   });
 
   test('while the API is busy, only whileBusy deliveries are in progress and the others wait their turn', async () => {
-    const gate = new YieldGate({ busy: () => true, whileBusy: 2, pollMs: 1, quietMs: 0 });
+    const gate = new YieldGate({ busy: () => true, whileBusy: 2, pollMs: 1 });
     let entered = 0;
     for (let i = 0; i < 5; i++) void gate.acquire().then(() => entered++);
     await tick(5);
@@ -24,7 +24,7 @@ describe('YieldGate: the listener yields to a busy API', () => {
 
   test('when the API quiets down, the waiting deliveries all go within a poll interval', async () => {
     let busy = true;
-    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 2, quietMs: 0 });
+    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 2 });
     let entered = 0;
     for (let i = 0; i < 10; i++) void gate.acquire().then(() => entered++);
     await tick(5);
@@ -35,10 +35,10 @@ describe('YieldGate: the listener yields to a busy API', () => {
     expect(gate.waitingCount).toBe(0);
   });
 
-  test('a short lull does not let the whole prefetch go: the API must stay quiet for quietMs', async () => {
+  test('a short lull does not let the whole prefetch go: the API must stay quiet for the whole quiet period', async () => {
     let busy = true;
     let now = 0;
-    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 1, quietMs: 100, now: () => now });
+    const gate = new YieldGate({ busy: stickyBusy(() => busy, 100, () => now), whileBusy: 1, pollMs: 1 });
     let entered = 0;
     for (let i = 0; i < 5; i++) void gate.acquire().then(() => entered++);
     await tick(3);
@@ -54,7 +54,7 @@ describe('YieldGate: the listener yields to a busy API', () => {
 
   test('a new delivery does not overtake the ones already waiting', async () => {
     let busy = true;
-    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 1, quietMs: 0 });
+    const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 1 });
     const order: number[] = [];
     void gate.acquire().then(() => order.push(0));
     void gate.acquire().then(() => order.push(1));
@@ -66,7 +66,7 @@ describe('YieldGate: the listener yields to a busy API', () => {
   });
 
   test('open() lets everything through while shutting down, busy or not', async () => {
-    const gate = new YieldGate({ busy: () => true, whileBusy: 1, pollMs: 1000, quietMs: 0 });
+    const gate = new YieldGate({ busy: () => true, whileBusy: 1, pollMs: 1000 });
     let entered = 0;
     for (let i = 0; i < 4; i++) void gate.acquire().then(() => entered++);
     await tick();

@@ -10,7 +10,7 @@ import type { MailRequest } from '../../core/validation';
 import type { Logger } from '../../logger';
 import type { Accepted } from '../../services/mail-service';
 import { IdempotentReplay } from '../../store/idempotency-repo';
-import type { RequestView } from '../request-view';
+import type { Caller, RequestView } from '../request-view';
 import { apiKeyAuth, authenticate, parseApiKeys, type ApiKeyEntry } from './api-keys';
 import { fingerprintOf, parseIdempotencyKey, type IdempotencyClaim, type IdempotencyStore } from './idempotency';
 import { jsonGuard } from './json-guard';
@@ -36,7 +36,7 @@ export interface SecurityOptions {
 
 export function createHttpSecurity(opts: SecurityOptions): HttpSecurity {
   const limiter = new RateLimiter(opts.limits);
-  const auth = { keys: opts.keys, logger: opts.logger, limit: (caller: { keyId: string }) => limiter.request(caller.keyId) };
+  const auth = { keys: opts.keys, logger: opts.logger, limit: (caller: Caller) => limiter.request(caller.keyId) };
 
   async function accept(req: RequestView, res: ServerResponse, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted> {
     const replay = (msgId: string): Accepted => {
