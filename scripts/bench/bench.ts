@@ -69,8 +69,8 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
   const port = await freePort();
   const name = `mail_bench_${Date.now().toString(36)}`;
   const dbUrl = `${SERVER}/${name}`;
-  // The compiled app, as it runs in production (one process: what /proc shows for this pid is all of it).
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+  // The compiled app, as it runs in production (docker/Dockerfile's CMD; one process: what /proc shows for this pid is all of it).
+  const proc = spawn(process.execPath, ['--single-threaded-gc', path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -46,6 +46,16 @@ type Side = 'publisher' | 'listener';
 
 const num = (v: unknown) => Number(v);
 
+// Statements run prepared (binary protocol): MariaDB parses each text once per connection. An IN list is padded to
+// the next power of two by repeating its last id (a row matches once however often it is named), so a handful of
+// texts serve every batch size instead of one per size.
+export const sized = (n: number) => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));
+export function padded(ids: readonly string[]): string[] {
+  const out = ids.slice();
+  while (out.length < sized(ids.length)) out.push(ids[ids.length - 1]!);
+  return out;
+}
+
 export class MsgLogRepo {
   constructor(
     readonly pool: Pool,
@@ -57,8 +67,8 @@ export class MsgLogRepo {
   }
 
   // Each public insert is one counted transition (src/observability wraps them), so they share this, not each other.
-  private async writeRow(conn: Pick<Pool, 'query'>, row: NewRow): Promise<void> {
-    await conn.query(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
+  private async writeRow(conn: Pick<Pool, 'execute'>, row: NewRow): Promise<void> {
+    await conn.execute(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
   }
 
   /**
@@ -69,7 +79,9 @@ export class MsgLogRepo {
     if (rows.length === 1) return this.writeRow(this.pool, rows[0]!);
     const graceUs = this.timing.publishGraceMs * MS;
     try {
-      await this.pool.query(SQL.insertMany(rows.length), rows.flatMap((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
+      // One prepared statement with every row's values (MariaDB's bulk execute): one statement and one commit, all or
+      // nothing, and the same statement text whatever the batch size, so it is prepared once per connection.
+      await this.pool.batch(SQL.insert, rows.map((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
     } catch (err) {
       if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err;
       const results = await Promise.allSettled(rows.map((r) => this.writeRow(this.pool, r)));
@@ -78,14 +90,14 @@ export class MsgLogRepo {
   }
 
   /** The same insert on a connection the caller holds, inside its own transaction (Idempotency-Key). */
-  async insertOn(conn: Pick<Pool, 'query'>, row: NewRow): Promise<void> {
+  async insertOn(conn: Pick<Pool, 'execute'>, row: NewRow): Promise<void> {
     await this.writeRow(conn, row);
   }
 
   /** Confirms of publishes made at `tryCount`; rows no longer `sending` at that try are left alone (a late confirm undoes nothing). */
   async markDelivered(ids: readonly string[], tryCount: number): Promise<number> {
     if (ids.length === 0) return 0;
-    const res = await this.pool.query(SQL.markDelivered(ids.length), [this.timing.consumeDeadlineMs * MS, tryCount, ...ids]);
+    const res = await this.pool.execute(SQL.markDelivered(sized(ids.length)), [this.timing.consumeDeadlineMs * MS, tryCount, ...padded(ids)]);
     return num(res.affectedRows);
   }
 
@@ -97,7 +109,7 @@ export class MsgLogRepo {
     const dead = outcome.delayMs === null;
     const args: unknown[] = [opts.uncertain ? 1 : 0, outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, error.slice(0, 1000), msgId, expectedTryCount];
     if (side === 'listener') args.push(opts.leaseOwner);
-    const res = await this.pool.query(SQL.recordFailure(side), args);
+    const res = await this.pool.execute(SQL.recordFailure(side), args);
     return num(res.affectedRows) === 1;
   }
 
@@ -107,7 +119,7 @@ export class MsgLogRepo {
    */
   async claim(msgId: string, owner: string, takeOverExpired = true): Promise<boolean> {
     const leaseUs = this.timing.leaseMs * MS;
-    const res = await this.pool.query(SQL.claim(takeOverExpired), [owner, leaseUs, leaseUs, msgId]);
+    const res = await this.pool.execute(SQL.claim(takeOverExpired), [owner, leaseUs, leaseUs, msgId]);
     return num(res.affectedRows) === 1;
   }
 
@@ -115,32 +127,32 @@ export class MsgLogRepo {
   async claimMany(ids: readonly string[], owner: string, takeOverExpired = true): Promise<boolean[]> {
     if (ids.length === 1) return [await this.claim(ids[0]!, owner, takeOverExpired)];
     const leaseUs = this.timing.leaseMs * MS;
-    const res = await this.pool.query(SQL.claim(takeOverExpired, ids.length), [owner, leaseUs, leaseUs, ...ids]);
+    const res = await this.pool.execute(SQL.claim(takeOverExpired, sized(ids.length)), [owner, leaseUs, leaseUs, ...padded(ids)]);
     if (num(res.affectedRows) === ids.length) return ids.map(() => true);
-    const held = new Set((await this.pool.query<{ msgId: string }[]>(SQL.claimedBy(ids.length), [owner, ...ids])).map((r) => String(r.msgId)));
+    const held = new Set((await this.pool.execute<{ msgId: string }[]>(SQL.claimedBy(sized(ids.length)), [owner, ...padded(ids)])).map((r) => String(r.msgId)));
     return ids.map((id) => held.has(id));
   }
 
   async markConsumed(msgId: string, note: string | null): Promise<boolean> {
-    const res = await this.pool.query(SQL.markConsumed(1), [note, msgId]);
+    const res = await this.pool.execute(SQL.markConsumed(1), [note, msgId]);
     return num(res.affectedRows) === 1;
   }
 
   /** Many accepted sends at once (no notes). */
   async markManyConsumed(ids: readonly string[]): Promise<number> {
-    const res = await this.pool.query(SQL.markConsumed(ids.length), [null, ...ids]);
+    const res = await this.pool.execute(SQL.markConsumed(sized(ids.length)), [null, ...padded(ids)]);
     return num(res.affectedRows);
   }
 
   async findForListener(msgId: string): Promise<ListenerRow | null> {
-    const rows = await this.pool.query<Record<string, unknown>[]>(SQL.findForListener, [msgId]);
+    const rows = await this.pool.execute<Record<string, unknown>[]>(SQL.findForListener, [msgId]);
     const r = rows[0];
     if (!r) return null;
     return { ...toMsgRow(r), leased: num(r.leased) === 1, leaseOwner: (r.leaseOwner as string | null) ?? null };
   }
 
   async findRow(msgId: string): Promise<MsgRow | null> {
-    const rows = await this.pool.query<Record<string, unknown>[]>(SQL.findRow, [msgId]);
+    const rows = await this.pool.execute<Record<string, unknown>[]>(SQL.findRow, [msgId]);
     return rows[0] ? toMsgRow(rows[0]) : null;
   }
 
@@ -183,7 +195,7 @@ export class MsgLogRepo {
 
   /** A person's retry: only a dead row comes back, as `sending`, with a fresh budget. */
   async manualRetry(msgId: string): Promise<boolean> {
-    const res = await this.pool.query(SQL.manualRetry, [this.timing.publishGraceMs * MS, msgId]);
+    const res = await this.pool.execute(SQL.manualRetry, [this.timing.publishGraceMs * MS, msgId]);
     return num(res.affectedRows) === 1;
   }
 }

@@ -11,10 +11,6 @@ export const SQL = {
   insert: `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
     VALUES (?, ?, ?, ?, ${Status.sending}, 0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
 
-  /** Many new mails in one statement and one commit. Args per row: id, msg, exchange, rk, graceUs. */
-  insertMany: (n: number) => `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
-    VALUES ${Array.from({ length: n }, () => `(?, ?, ?, ?, ${Status.sending}, 0, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`).join(',\n      ')}`,
-
   /**
    * Broker confirms, many at once, for publishes made at one try count: a confirm of an earlier try (recorded late)
    * matches nothing. A row a listener already holds keeps its lease deadline. Args: deadlineUs, tryCount, ...ids.
