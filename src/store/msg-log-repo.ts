@@ -52,7 +52,8 @@ const num = (v: unknown) => Number(v);
 export const sized = (n: number) => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));
 export function padded(ids: readonly string[]): string[] {
   const out = ids.slice();
-  while (out.length < sized(ids.length)) out.push(ids[ids.length - 1]!);
+  const n = sized(ids.length);
+  while (out.length < n) out.push(ids[ids.length - 1]!);
   return out;
 }
 
@@ -97,7 +98,8 @@ export class MsgLogRepo {
   /** Confirms of publishes made at `tryCount`; rows no longer `sending` at that try are left alone (a late confirm undoes nothing). */
   async markDelivered(ids: readonly string[], tryCount: number): Promise<number> {
     if (ids.length === 0) return 0;
-    const res = await this.pool.execute(SQL.markDelivered(sized(ids.length)), [this.timing.consumeDeadlineMs * MS, tryCount, ...padded(ids)]);
+    const list = padded(ids);
+    const res = await this.pool.execute(SQL.markDelivered(list.length), [this.timing.consumeDeadlineMs * MS, tryCount, ...list]);
     return num(res.affectedRows);
   }
 
@@ -127,9 +129,10 @@ export class MsgLogRepo {
   async claimMany(ids: readonly string[], owner: string, takeOverExpired = true): Promise<boolean[]> {
     if (ids.length === 1) return [await this.claim(ids[0]!, owner, takeOverExpired)];
     const leaseUs = this.timing.leaseMs * MS;
-    const res = await this.pool.execute(SQL.claim(takeOverExpired, sized(ids.length)), [owner, leaseUs, leaseUs, ...padded(ids)]);
+    const list = padded(ids);
+    const res = await this.pool.execute(SQL.claim(takeOverExpired, list.length), [owner, leaseUs, leaseUs, ...list]);
     if (num(res.affectedRows) === ids.length) return ids.map(() => true);
-    const held = new Set((await this.pool.execute<{ msgId: string }[]>(SQL.claimedBy(sized(ids.length)), [owner, ...padded(ids)])).map((r) => String(r.msgId)));
+    const held = new Set((await this.pool.execute<{ msgId: string }[]>(SQL.claimedBy(list.length), [owner, ...list])).map((r) => String(r.msgId)));
     return ids.map((id) => held.has(id));
   }
 
@@ -140,7 +143,8 @@ export class MsgLogRepo {
 
   /** Many accepted sends at once (no notes). */
   async markManyConsumed(ids: readonly string[]): Promise<number> {
-    const res = await this.pool.execute(SQL.markConsumed(sized(ids.length)), [null, ...padded(ids)]);
+    const list = padded(ids);
+    const res = await this.pool.execute(SQL.markConsumed(list.length), [null, ...list]);
     return num(res.affectedRows);
   }
 

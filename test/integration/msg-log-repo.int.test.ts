@@ -1,8 +1,9 @@
 // The repository's batched statements against a real MariaDB: the bulk insert is one statement (all or nothing, with
-// the colliding row named), and the padded IN lists of prepared statements count and touch each row once.
+// the colliding row named), and the padded IN lists of prepared statements count and touch each row once
+// (the padding itself: test/unit/sql.test.ts).
 import { Status } from '../../src/core/status';
 import { PerItemErrors } from '../../src/store/batcher';
-import { MsgLogRepo, padded, sized, type NewRow } from '../../src/store/msg-log-repo';
+import { MsgLogRepo, type NewRow } from '../../src/store/msg-log-repo';
 import { createTestDb, rowOf, type TestDb } from '../support/services';
 
 describe('the msg_log repository', () => {
@@ -16,12 +17,6 @@ describe('the msg_log repository', () => {
     repo = new MsgLogRepo(db.pool, { publishGraceMs: 30_000, consumeDeadlineMs: 60_000, leaseMs: 60_000 });
   });
   afterAll(async () => db.drop());
-
-  it('pads an id list to the next power of two by repeating its last id', () => {
-    expect([1, 2, 3, 5, 16, 17, 500].map(sized)).toEqual([1, 2, 4, 8, 16, 32, 512]);
-    expect(padded(['a', 'b', 'c'])).toEqual(['a', 'b', 'c', 'c']);
-    expect(padded(['a'])).toEqual(['a']);
-  });
 
   it('inserts a batch of rows in one statement, each sending with try count 0', async () => {
     const rows = Array.from({ length: 23 }, row);

@@ -1,4 +1,5 @@
 import { PENDING, Status } from '../../src/core/status';
+import { padded, sized } from '../../src/store/msg-log-repo';
 import { MS, SQL } from '../../src/store/sql';
 
 /** Every statement in SQL, with the builders called for a few ids and both guards. */
@@ -142,5 +143,13 @@ describe('time in SQL', () => {
     const texts = Object.values(SQL).map((v) => (typeof v === 'function' ? (v as (n: never) => string)(1 as never) : v));
     for (const text of texts) expect(text).not.toMatch(/\bNOW\(|CURRENT_TIMESTAMP/);
     expect(texts.filter((t) => t.includes('UTC_TIMESTAMP(3)')).length).toBeGreaterThan(5);
+  });
+});
+
+describe('the IN lists of prepared statements', () => {
+  it('pads an id list to the next power of two by repeating its last id', () => {
+    expect([1, 2, 3, 5, 16, 17, 500].map(sized)).toEqual([1, 2, 4, 8, 16, 32, 512]);
+    expect(padded(['a', 'b', 'c'])).toEqual(['a', 'b', 'c', 'c']);
+    expect(padded(['a'])).toEqual(['a']);
   });
 });
