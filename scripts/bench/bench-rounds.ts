@@ -4,7 +4,7 @@ import { planRedelivery } from '../../src/core/retry';
 import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
 import { MsgLogRepo } from '../../src/store/msg-log-repo';
-import { peakRssMb, rssMb, waitFor } from './bench-util';
+import { peakRssMb, rssMb, rssProfile, waitFor } from './bench-util';
 
 /** Inserts rows server-side from MariaDB's sequence engine: a million rows in seconds, with valid mail JSON. */
 async function seed(pool: ReturnType<typeof createPool>, rows: number, status: number, nextTry: string, names: { exchange: string; routingKey: string }) {
@@ -43,11 +43,7 @@ export async function backlogRun(o: {
       await waitFor('every row consumed', async () => Number((await pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE status <> 3'))[0]!.n) === 0, 60_000, 200);
       const ms = Date.now() - t0;
       clearInterval(sampler);
-      const half = Math.floor(rss.length / 2);
-      const avg = (a: number[]) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
-      // by quarter too: the first half holds the start-up ramp, so flat means the last three quarters agree
-      const quarters = [0, 1, 2, 3].map((q) => avg(rss.slice(Math.floor((q * rss.length) / 4), Math.floor(((q + 1) * rss.length) / 4))));
-      return { rows: o.rows, seconds: Number((ms / 1000).toFixed(1)), mailsPerSec: Math.round(o.rows / (ms / 1000)), peakRssMb: peakRssMb(app.proc.pid!), rssMbFirstHalf: avg(rss.slice(0, half)), rssMbSecondHalf: avg(rss.slice(half)), rssMbByQuarter: quarters };
+      return { rows: o.rows, seconds: Number((ms / 1000).toFixed(1)), mailsPerSec: Math.round(o.rows / (ms / 1000)), peakRssMb: peakRssMb(app.proc.pid!), ...rssProfile(rss) };
     } finally {
       clearInterval(sampler);
       await app.stop();

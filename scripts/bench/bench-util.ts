@@ -53,6 +53,13 @@ export function cpuSplit(pids: Record<string, number | undefined>, servers: Reco
 export const peakRssMb = (pid: number) => Math.round(statusKb(pid, 'VmHWM') / 1024);
 export const rssMb = (pid: number) => Math.round(statusKb(pid, 'VmRSS') / 1024);
 
+/** RSS samples summed up by half and by quarter: the first quarter holds the start-up ramp, so flat means the last three agree. */
+export function rssProfile(rss: number[]) {
+  const avg = (a: number[]) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
+  const part = (i: number, of: number) => rss.slice(Math.floor((i * rss.length) / of), Math.floor(((i + 1) * rss.length) / of));
+  return { rssMbFirstHalf: avg(part(0, 2)), rssMbSecondHalf: avg(part(1, 2)), rssMbByQuarter: [0, 1, 2, 3].map((q) => avg(part(q, 4))), rssMbMax: Math.max(...rss) };
+}
+
 /** Counts write statements and written rows on the server from now on (server-wide: run the bench on a quiet server). */
 export async function writesCounter(serverUrl: string): Promise<() => Promise<{ statements: number; rows: number }>> {
   const t = parseDatabaseUrl(`${serverUrl}/mysql`);

@@ -1,6 +1,6 @@
 // npm run bench: end-to-end figures of the app, the SMTP stage alone and (where it is present) the BullMQ peer,
 // measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
-//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10]
+//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10 (at half the measured peak, or SOAK_RATE)]
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { backlogRun, historyRun } from './bench-rounds';
-import { cpuMs, cpuSplit, freePort, peakRssMb, rssMb, sleep, waitFor, writesCounter } from './bench-util';
+import { cpuMs, cpuSplit, freePort, peakRssMb, rssMb, rssProfile, waitFor, writesCounter } from './bench-util';
 import { smtpStage } from './smtp-stage';
 import { startPeer } from './peer';
 import { deleteTopology } from '../../src/broker/topology';
@@ -163,19 +163,32 @@ async function benchApp(sink: Sink) {
   }
 }
 
+/** A steady load for `minutes`: memory must stay flat, and the app must keep up (the sink holds nearly every accepted mail when the load stops). */
 async function soak(sink: Sink, minutes: number, ratePerSec: number) {
   const app = await startApp(sink);
-  const samples: number[] = [];
+  const rss: number[] = [];
   try {
-    const until = Date.now() + minutes * 60_000;
-    const sampler = setInterval(() => samples.push(rssMb(app.proc.pid!)), 10_000);
-    await autocannon({ url: `${app.url}/mail/send`, method: 'POST', connections: 10, overallRate: ratePerSec, duration: minutes * 60, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY });
+    await sink.reset();
+    const sampler = setInterval(() => rss.push(rssMb(app.proc.pid!)), 10_000);
+    const r = await autocannon({ url: `${app.url}/mail/send`, method: 'POST', connections: 10, overallRate: ratePerSec, duration: minutes * 60, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY });
     clearInterval(sampler);
-    await sleep(Math.max(0, until - Date.now()));
-    const firstHalf = samples.slice(0, Math.floor(samples.length / 2));
-    const secondHalf = samples.slice(Math.floor(samples.length / 2));
-    const avg = (a: number[]) => Math.round(a.reduce((x, y) => x + y, 0) / Math.max(1, a.length));
-    return { minutes, ratePerSec, rssMbFirstHalf: avg(firstHalf), rssMbSecondHalf: avg(secondHalf), rssMbMax: Math.max(...samples), peakRssMb: peakRssMb(app.proc.pid!) };
+    const accepted = r['2xx'];
+    const atSinkWhenLoadEnded = (await sink.count()).received;
+    const t0 = Date.now();
+    await waitFor('every accepted mail at the sink', async () => (await sink.count()).received >= accepted, 300_000, 50);
+    return {
+      minutes,
+      ratePerSec,
+      accepted,
+      acceptedPerSec: Math.round(accepted / (minutes * 60)),
+      rejected: r.non2xx + r.errors,
+      p50ms: r.latency.p50,
+      p99ms: r.latency.p99,
+      atSinkWhenLoadEnded,
+      drainAfterLoadMs: Date.now() - t0,
+      ...rssProfile(rss),
+      peakRssMb: peakRssMb(app.proc.pid!),
+    };
   } finally {
     await app.stop();
   }
@@ -232,7 +245,10 @@ async function main(): Promise<void> {
       const ratio = (out.backlog as { mailsPerSec: number }).mailsPerSec / (out.smtpStage as { mailsPerSec: number }).mailsPerSec;
       out.backlogVsSmtpStage = Number(ratio.toFixed(2));
     } else if (opt['soak-minutes']) {
-      out.soak = await soak(sink, Number(opt['soak-minutes']), Number(process.env.SOAK_RATE ?? 1000));
+      // Half the peak of this machine as it is now, unless SOAK_RATE says otherwise: a fixed rate overloads a slow day.
+      const peak = process.env.SOAK_RATE ? undefined : (await benchApp(sink)).endToEndPerSec;
+      if (peak) out.peakEndToEndPerSec = peak;
+      out.soak = await soak(sink, Number(opt['soak-minutes']), process.env.SOAK_RATE ? Number(process.env.SOAK_RATE) : Math.round(peak! / 2));
     } else {
       // One side-by-side pair per run; with --runs N the ratios' medians are what to quote (single runs are noisy).
       const runs = [];
