@@ -10,5 +10,8 @@ module.exports = {
   testTimeout: 60_000,
   // Every suite closes what it opened, but a third-party socket or timer still settling must never keep CI waiting.
   forceExit: true,
+  // One token per run in every name the tests create; test/leftovers.test.ts, run last, checks none is left.
+  globalSetup: '<rootDir>/test/support/run-id.js',
+  testSequencer: '<rootDir>/test/support/last-sequencer.js',
   reporters: ['default', '<rootDir>/test/faults/faults-reporter.js', '<rootDir>/test/support/summary-reporter.js'],
 };

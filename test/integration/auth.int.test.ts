@@ -117,13 +117,15 @@ describe('API keys', () => {
 
   test('after a rotation, only the keys still configured work', async () => {
     const rotatedDb = await createTestDb();
-    const rotated = await startApp(testConfig(rotatedDb, uniqueTopology(), NO_SMTP, { ...SECURED, API_KEYS: apiKeyConfigEntry(KEY_B) }));
+    const rotatedTopology = uniqueTopology();
+    const rotated = await startApp(testConfig(rotatedDb, rotatedTopology, NO_SMTP, { ...SECURED, API_KEYS: apiKeyConfigEntry(KEY_B) }));
     try {
       expect((await rawRequest(rotated.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_B }, body })).status).toBe(202);
       expect((await rawRequest(rotated.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_A }, body })).status).toBe(401);
     } finally {
       await rotated.stop();
       await rotatedDb.drop();
+      await deleteTopology(rotatedTopology);
     }
   });
 });

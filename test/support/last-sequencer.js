@@ -1,0 +1,12 @@
+// jest's default order, except that test/leftovers.test.ts runs last: it checks what the whole run left behind.
+const Sequencer = require('@jest/test-sequencer').default;
+
+class LeftoversLastSequencer extends Sequencer {
+  async sort(tests) {
+    const sorted = await super.sort(tests);
+    const isLast = (t) => t.path.endsWith('leftovers.test.ts');
+    return [...sorted.filter((t) => !isLast(t)), ...sorted.filter(isLast)];
+  }
+}
+
+module.exports = LeftoversLastSequencer;
