@@ -9,23 +9,24 @@ import { createPool, ensureDatabase } from '../../src/store/db';
 describe('finding what a run left behind', () => {
   // a token of its own, so the run's own check at the end never sees these
   const token = `lt${randomBytes(3).toString('hex')}`;
+  const name = `mdtest_${token}_x`; // as uniqueName makes them: the token between underscores
 
   afterAll(async () => removeLeftovers(await findLeftovers(token)));
 
   test('finds a database, a database user, a queue and an exchange whose names hold the token, and removes them all', async () => {
-    await ensureDatabase(`${SERVER_DB_URL}/mdtest_${token}`);
+    await ensureDatabase(`${SERVER_DB_URL}/${name}`);
     const pool = createPool(`${SERVER_DB_URL}/mysql`, 1);
-    await pool.query(`CREATE USER 'mdlp_${token}'@'%' IDENTIFIED BY 'x${token}'`).finally(() => pool.end());
+    await pool.query(`CREATE USER '${name}'@'%' IDENTIFIED BY 'x${token}'`).finally(() => pool.end());
     const conn = await connect(AMQP_URL);
     const ch = await conn.createChannel();
-    await ch.assertQueue(`mdtest_${token}.queue`, { durable: false });
-    await ch.assertExchange(`mdtest_${token}.exchange`, 'direct', { durable: false });
+    await ch.assertQueue(`${name}.queue`, { durable: false });
+    await ch.assertExchange(`${name}.exchange`, 'direct', { durable: false });
     await conn.close();
-    if (hasRabbitmqctl) await rabbitmqctl('set_policy', `mdtest_${token}`, `^mdtest_${token}\\.nothing$`, '{"max-length":1}', '--apply-to', 'queues');
+    if (hasRabbitmqctl) await rabbitmqctl('set_policy', name, `^${name}\\.nothing$`, '{"max-length":1}', '--apply-to', 'queues');
 
     const found = (await findLeftovers(token)).map((l) => `${l.kind} ${l.name}`).sort();
-    const brokerSide = hasRabbitmqctl ? [`exchange mdtest_${token}.exchange`, `policy mdtest_${token}`, `queue mdtest_${token}.queue`] : [];
-    expect(found).toEqual([`database mdtest_${token}`, `database user mdlp_${token}`, ...brokerSide].sort());
+    const brokerSide = hasRabbitmqctl ? [`exchange ${name}.exchange`, `policy ${name}`, `queue ${name}.queue`] : [];
+    expect(found).toEqual([`database ${name}`, `database user ${name}`, ...brokerSide].sort());
 
     await removeLeftovers(await findLeftovers(token));
     expect(await findLeftovers(token)).toEqual([]);

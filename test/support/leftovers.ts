@@ -11,14 +11,15 @@ export interface Leftover {
   host?: string;
 }
 
-/** Everything on the two servers whose name holds `token`; the broker part only where rabbitmqctl answers. */
+/** Everything on the two servers whose name holds `_<token>_`; the broker part only where rabbitmqctl answers. */
 export async function findLeftovers(token: string): Promise<Leftover[]> {
   const found: Leftover[] = [];
+  const holds = (name: string) => name.includes(`_${token}_`);
   const pool = createPool(`${SERVER_DB_URL}/mysql`, 1);
   try {
-    const like = `%${token}%`;
-    for (const r of await pool.query<{ name: string }[]>('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?', [like])) found.push({ kind: 'database', name: r.name });
-    for (const r of await pool.query<{ name: string; host: string }[]>('SELECT user AS name, host AS host FROM mysql.user WHERE user LIKE ?', [like])) found.push({ kind: 'database user', name: r.name, host: r.host });
+    const like = `%${token}%`; // LIKE reads "_" as any character, so the exact test is `holds`
+    for (const r of await pool.query<{ name: string }[]>('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?', [like])) if (holds(r.name)) found.push({ kind: 'database', name: r.name });
+    for (const r of await pool.query<{ name: string; host: string }[]>('SELECT user AS name, host AS host FROM mysql.user WHERE user LIKE ?', [like])) if (holds(r.name)) found.push({ kind: 'database user', name: r.name, host: r.host });
   } finally {
     await pool.end();
   }
@@ -30,7 +31,7 @@ export async function findLeftovers(token: string): Promise<Leftover[]> {
     rabbitmqctl('list_policies', '--no-table-headers'),
   ]);
   const holding = (out: string, kind: Leftover['kind'], at = 0) =>
-    out.split('\n').map((l) => l.trim().split(/\s+/)[at] ?? '').filter((n) => n.includes(token)).forEach((name) => found.push({ kind, name }));
+    out.split('\n').map((l) => l.trim().split(/\s+/)[at] ?? '').filter(holds).forEach((name) => found.push({ kind, name }));
   holding(queues, 'queue');
   holding(exchanges, 'exchange');
   holding(users, 'broker user');

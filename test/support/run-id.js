@@ -3,5 +3,5 @@
 const { randomBytes } = require('node:crypto');
 
 module.exports = async () => {
-  process.env.TEST_RUN_ID ??= `r${randomBytes(2).toString('hex')}`;
+  process.env.TEST_RUN_ID ??= `r${randomBytes(3).toString('hex')}`;
 };

@@ -15,7 +15,7 @@ export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0
 
 // Every name carries the run's token (set for the whole run by test/support/run-id.js), so that
 // test/leftovers.test.ts can tell what this run left on the shared services from what another run did.
-export const RUN_ID = (process.env.TEST_RUN_ID ??= `r${randomBytes(2).toString('hex')}`);
+export const RUN_ID = (process.env.TEST_RUN_ID ??= `r${randomBytes(3).toString('hex')}`);
 export const uniqueName = (prefix: string) => `${prefix}_${RUN_ID}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 
 export interface TestDb {
