@@ -68,7 +68,9 @@ interface App {
 async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<App> {
   const port = await freePort();
   const name = `mail_bench_${Date.now().toString(36)}`;
-  const dbUrl = `${SERVER}/${name}`;
+  // what the app really uses (a round may bring its own database and names), so stop() removes exactly that
+  const dbUrl = env.DATABASE_URL ?? `${SERVER}/${name}`;
+  const topology = { exchange: env.MQ_EXCHANGE ?? `${name}.exchange`, queue: env.MQ_QUEUE ?? `${name}.queue`, routingKey: env.MQ_ROUTING_KEY ?? `${name}.key` };
   // The compiled app, as it runs in production (docker/Dockerfile's CMD; one process: what /proc shows for this pid is all of it).
   const proc = spawn(process.execPath, ['--single-threaded-gc', path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
@@ -81,9 +83,9 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
       DATABASE_URL: dbUrl,
       AMQP_URL,
       SMTP_URL: `smtp://127.0.0.1:${sink.smtpPort}?ignoreTLS=true`,
-      MQ_EXCHANGE: `${name}.exchange`,
-      MQ_QUEUE: `${name}.queue`,
-      MQ_ROUTING_KEY: `${name}.key`,
+      MQ_EXCHANGE: topology.exchange,
+      MQ_QUEUE: topology.queue,
+      MQ_ROUTING_KEY: topology.routingKey,
       API_KEYS: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}`,
       // Every benchmark mail goes to one address: the per-recipient limit would refuse all but the first thousand.
       RATE_LIMIT_PER_RECIPIENT: '0',
@@ -101,7 +103,7 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       await dropDatabase(dbUrl).catch(() => undefined);
-      await deleteTopology(AMQP_URL, { exchange: `${name}.exchange`, queue: `${name}.queue`, routingKey: `${name}.key` }).catch(() => undefined);
+      await deleteTopology(AMQP_URL, topology).catch(() => undefined);
     },
   };
 }
