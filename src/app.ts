@@ -11,25 +11,23 @@ import { Publisher } from './broker/publisher';
 import { parkingQueue, type TopologyNames } from './broker/topology';
 import type { Config } from './config';
 import { MsgIdGenerator } from './core/ids';
-import type { RetryPolicy } from './core/retry';
+import type { RedeliveryContext, RetryPolicy } from './core/retry';
 import { createHttpServer } from './http/app';
 import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from './http/security';
 import { IdempotencyRepo } from './store/idempotency-repo';
 import { LiveHub } from './http/dashboard/live';
-import { CachedCheck } from './observability/cached-check';
-import { instrumentJob, instrumentMailer, instrumentPublisher, instrumentRepo } from './observability/instrument';
+import { instrumentJob, instrumentPublisher, instrumentRepo } from './observability/instrument';
 import { Metrics } from './observability/metrics';
 import { QueueProbe } from './observability/queue-probe';
 import { StatsReader } from './observability/stats';
 import { RedeliveryJob } from './jobs/redelivery-job';
-import { QueueConsumer } from './listener/consumer';
 import { ListenerThreads } from './listener/listener-threads';
-import { MailListener } from './listener/mail-listener';
-import { YieldGate } from './listener/yield-gate';
+import { ListenerRole } from './roles/listener';
+import { RelayRepo } from './store/relay-repo';
 import { API_QUIET_MS, ApiLoad, stickyBusy } from './core/api-load';
 import { createLogger, maskUrl, type Logger } from './logger';
 import { startDevCatcher, type DevCatcher } from './mail/dev-catcher';
-import { SmtpMailer, type Mailer } from './mail/mailer';
+import type { Mailer } from './mail/mailer';
 import { Dispatcher } from './services/dispatcher';
 import { MailService } from './services/mail-service';
 import { createPool, ensureDatabase, parseDatabaseUrl, type Pool } from './store/db';
@@ -42,11 +40,13 @@ export interface AppOverrides {
   mailer?: Mailer;
   /** the API's load counter of the process, when this app is a listener thread of it */
   apiLoad?: ApiLoad;
+  /** this instance's name in lease_owner (a listener thread gets its own from the process that starts it) */
+  instanceId?: string;
 }
 
 export class MailDispatchApp {
   readonly logger: Logger;
-  readonly instanceId = `${hostname().slice(0, 30)}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  readonly instanceId: string;
   readonly topology: TopologyNames;
   readonly retry: RetryPolicy;
   pool!: Pool;
@@ -55,7 +55,8 @@ export class MailDispatchApp {
   publisher!: Publisher;
   dispatcher!: Dispatcher;
   mail!: MailService;
-  listener: MailListener | null = null;
+  listenerRole: ListenerRole | null = null;
+  relay!: RelayRepo;
   job: RedeliveryJob | null = null;
   server: Server | null = null;
   security: HttpSecurity | null = null;
@@ -66,13 +67,9 @@ export class MailDispatchApp {
   readonly apiLoad: ApiLoad;
   stats!: StatsReader;
   private queueProbe: QueueProbe | null = null;
-  private smtpCheck: CachedCheck | null = null;
   private live: LiveHub | null = null;
-  private consumer: QueueConsumer | null = null;
   private threads: ListenerThreads | null = null;
   private publisherConn!: AmqpConnection;
-  private consumerConn: AmqpConnection | null = null;
-  private mailer: Mailer | null = null;
   private catcher: DevCatcher | null = null;
   private stopped = false;
 
@@ -81,6 +78,7 @@ export class MailDispatchApp {
     private readonly overrides: AppOverrides = {},
   ) {
     this.apiLoad = overrides.apiLoad ?? new ApiLoad();
+    this.instanceId = overrides.instanceId ?? `${hostname().slice(0, 30)}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
     this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY };
     this.retry = {
@@ -128,16 +126,17 @@ export class MailDispatchApp {
         batchSize: c.REDELIVERY_BATCH,
         maxTries: c.MAX_TRIES,
         uncertainPolicy: c.UNCERTAIN_POLICY,
+        context: () => this.redeliveryContext(),
         roundBudgetMs: 8_000,
         logger: this.logger,
       });
       instrumentJob(this.job, this.metrics);
     }
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
-    if (isMainThread) this.metrics.attach({ stats: this.stats, queues: this.queueProbe, readiness: () => this.readiness() });
+    if (isMainThread) this.metrics.attach({ stats: this.stats, queues: this.queueProbe, readiness: () => this.readiness(), relay: () => this.relay.state() });
     if (this.threads) this.metrics.addPeers(() => this.threads!.collectMetrics());
     await this.publisherConn.start();
-    await this.consumerConn?.start();
+    await this.listenerRole?.start();
     this.threads?.start();
     this.job?.start();
     if (roles.has('api')) await this.listen();
@@ -162,38 +161,48 @@ export class MailDispatchApp {
     this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });
     instrumentRepo(this.repo, this.metrics, this.logger);
+    this.relay = new RelayRepo(this.pool);
     this.stats = new StatsReader(this.pool);
   }
 
   private async buildListener(): Promise<void> {
-    const c = this.config;
-    this.mailer = this.overrides.mailer ?? (await this.createMailer());
-    instrumentMailer(this.mailer, this.metrics);
-    const mailer = this.mailer;
-    this.smtpCheck = new CachedCheck(() => mailer.verify(), { ttlMs: 5_000, timeoutMs: Math.min(c.SMTP_TIMEOUT_MS, 5_000) });
-    this.listener = new MailListener({
+    this.listenerRole = await ListenerRole.create({
+      config: this.config,
       repo: this.repo,
-      mailer: this.mailer,
-      park: async (body, msgId, reason) => (await this.publisher.park(this.topology, { body, msgId }, reason)).ok,
+      relay: this.relay,
+      publisher: this.publisher,
+      topology: this.topology,
       retry: this.retry,
       instanceId: this.instanceId,
-      uncertainPolicy: c.UNCERTAIN_POLICY,
-      devFaults: c.DEV_FAULTS,
       logger: this.logger,
+      metrics: this.metrics,
+      apiBusy: this.apiBusy,
+      smtpUrl: () => this.smtpUrl(),
+      mailer: this.overrides.mailer,
     });
-    this.consumerConn = new AmqpConnection(c.AMQP_URL, 'consumer', this.logger);
-    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: this.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: 5 }) : undefined;
-    this.consumer = new QueueConsumer({ connection: this.consumerConn, listener: this.listener, topology: this.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: 2_000, logger: this.logger, gate });
+  }
+
+  /** What the job must know before it counts a mail nobody consumed: is the relay down, is the queue still draining? */
+  private async redeliveryContext(): Promise<RedeliveryContext> {
+    const relay = await this.relay.state().catch(() => null);
+    const depth = await this.queueProbe?.depth().catch(() => null);
+    const queue = depth?.find((d) => d.queue === this.topology.queue);
+    // Unknown counts as calm: counting a try is what guarantees an end, and the rows stay rows either way.
+    return { relayDown: relay?.down ?? false, queueBusy: !!queue && queue.consumers > 0 && queue.messages > 0 };
   }
 
   private async buildListenerThreads(): Promise<void> {
     const config = { ...this.config, SMTP_URL: await this.smtpUrl() };
-    this.threads = new ListenerThreads({ config, count: this.config.LISTENER_THREADS, logger: this.logger, apiLoad: this.apiLoad });
-  }
-
-  private async createMailer(): Promise<Mailer> {
-    const c = this.config;
-    return new SmtpMailer({ url: await this.smtpUrl(), from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
+    this.threads = new ListenerThreads({
+      config,
+      count: this.config.LISTENER_THREADS,
+      logger: this.logger,
+      apiLoad: this.apiLoad,
+      instanceId: this.instanceId,
+      // A thread that died may have been in the middle of sends: their claims end now, and whoever takes them over
+      // counts them uncertain (they may have gone out).
+      onDied: (threadId) => this.repo.expireClaimsOf(threadId),
+    });
   }
 
   /** SMTP_URL, or in development without one, a local mail catcher started for the purpose. */
@@ -245,7 +254,7 @@ export class MailDispatchApp {
   async waitUntilReady(ms: number): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-      if (this.publisher.isReady && (!this.consumer || this.consumer.isSubscribed) && (!this.threads || this.threads.allReady)) return true;
+      if (this.publisher.isReady && (!this.listenerRole || this.listenerRole.ready) && (!this.threads || this.threads.allReady)) return true;
       await new Promise((r) => setTimeout(r, 25));
     }
     return false;
@@ -257,7 +266,7 @@ export class MailDispatchApp {
       .then(() => true)
       .catch(() => false);
     const checks: Record<string, boolean> = { database, broker: this.publisher.isReady };
-    if (this.smtpCheck) checks.smtp = await this.smtpCheck.check();
+    if (this.listenerRole) checks.smtp = await this.listenerRole.smtpCheck.check();
     return checks;
   }
 
@@ -269,18 +278,13 @@ export class MailDispatchApp {
     this.server?.closeIdleConnections();
     this.live?.close();
     await this.job?.stop();
-    this.listener?.beginStop();
-    await this.consumer?.stop(this.config.SMTP_TIMEOUT_MS + 5_000);
-    await this.threads?.stop(this.config.SMTP_TIMEOUT_MS + 10_000);
-    await this.listener?.close();
+    await Promise.all([this.listenerRole?.stop(), this.threads?.stop(this.config.SMTP_TIMEOUT_MS + 10_000)]);
     await closing;
     await this.mail?.drain();
     await this.publisher?.drain();
     await this.dispatcher?.close();
     await this.queueProbe?.close();
-    await this.consumerConn?.close();
     await this.publisherConn?.close();
-    await this.mailer?.close();
     await this.catcher?.close();
     await this.prisma?.$disconnect().catch(() => undefined);
     await this.pool?.end().catch(() => undefined);

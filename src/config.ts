@@ -50,9 +50,11 @@ const shape = z.object({
     IDEMPOTENCY_TTL_HOURS: int(24, 1),
     REDELIVERY_CRON: z.string().default(DEFAULT_CRON).refine(isValidCron, 'not a valid cron expression'),
     REDELIVERY_BATCH: int(500, 1),
-    MAX_TRIES: int(3, 1),
-    BACKOFF_BASE_MS: int(10_000, 0),
-    BACKOFF_MAX_MS: int(600_000, 0),
+    // Real relays defer for minutes (greylisting waits 5 min, throttles reset per minute or hour): 8 tries at 30 s
+    // doubling to at most an hour span about an hour. A relay that is down costs no try (src/listener/relay-circuit.ts).
+    MAX_TRIES: int(8, 1),
+    BACKOFF_BASE_MS: int(30_000, 0),
+    BACKOFF_MAX_MS: int(3_600_000, 0),
     BACKOFF_FACTOR: z.coerce.number().min(1).default(2),
     BACKOFF_JITTER: z.coerce.number().min(0).max(1).default(0.2),
     CONFIRM_TIMEOUT_MS: int(10_000, 100),

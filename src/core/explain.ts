@@ -1,6 +1,6 @@
 // Plain sentences for people: why a mail is not consumed yet, and what each step of its history was.
 // Pure functions over a msg_log row and its msg_event history (no I/O), so the dashboard and tests share them.
-import { LEASE_EXPIRED, NO_CONFIRM, NOT_CONSUMED } from './retry';
+import { decodeFailure, failurePhrase, isPermanent, type Failure, type FailureKind } from './failure';
 import { Status, statusName, type StatusName } from './status';
 
 export interface MailState {
@@ -19,7 +19,7 @@ export interface ExplainOptions {
   timeZone?: string;
 }
 
-export interface Failure {
+export interface DescribedFailure {
   /** who failed: the SMTP server, the broker, or the re-delivery job's own findings */
   side: 'smtp' | 'broker' | 'job' | 'other';
   /** e.g. "SMTP answered 451" */
@@ -27,41 +27,34 @@ export interface Failure {
   /** the SMTP reply code when there was one */
   smtpCode?: number;
   permanent: boolean;
+  failure: Failure;
 }
 
 /** A row overdue by more than this is called out: the job should have taken it. */
 export const OVERDUE_SLACK_MS = 5_000;
 
-/** Reads a last_error as written by the dispatcher, the listener or the job, and names the failure. */
-export function describeFailure(lastError: string | null): Failure | null {
-  if (!lastError) return null;
-  const e = lastError.trim();
-  const publish = /^publish (nack|returned|error|timeout|unavailable): ?(.*)$/s.exec(e);
-  if (publish) {
-    const detail = short(publish[2] ?? '', 80);
-    const phrase = {
-      nack: 'the broker refused the publish (nack)',
-      returned: 'the broker returned the publish as unroutable',
-      error: `the publish failed (${detail})`,
-      timeout: 'no publisher confirm came in time',
-      unavailable: `the broker was not reachable (${detail})`,
-    }[publish[1] as 'nack' | 'returned' | 'error' | 'timeout' | 'unavailable'];
-    return { side: 'broker', phrase, permanent: false };
-  }
-  if (e === NO_CONFIRM) return { side: 'job', phrase: 'no publisher confirm came within the publish grace', permanent: false };
-  if (e === LEASE_EXPIRED) return { side: 'job', phrase: 'a listener took it but recorded no outcome before its lease ran out', permanent: false };
-  if (e === NOT_CONSUMED) return { side: 'job', phrase: 'no listener consumed it before the consumption deadline', permanent: false };
-  if (/^tries exhausted/.test(e)) return { side: 'job', phrase: e, permanent: false };
-  if (/^SMTP authentication failed/.test(e)) return { side: 'smtp', phrase: 'SMTP authentication failed', permanent: false };
-  if (/^invalid envelope/.test(e)) return { side: 'smtp', phrase: 'the address was refused before sending (invalid envelope)', permanent: true };
-  const code = /^(?:SMTP )?([45]\d\d)(?=[\s-]|$)/.exec(e);
-  if (code) {
-    const smtpCode = Number(code[1]);
-    return { side: 'smtp', phrase: `SMTP answered ${smtpCode}`, smtpCode, permanent: smtpCode >= 500 };
-  }
-  const conn = /^SMTP (E[A-Z]+)\b/.exec(e);
-  if (conn) return { side: 'smtp', phrase: `the SMTP connection failed (${conn[1]})`, permanent: false };
-  return { side: 'other', phrase: `it failed (${short(e, 120)})`, permanent: false };
+const SIDE: Record<FailureKind, DescribedFailure['side']> = {
+  'publish-nack': 'broker',
+  'publish-returned': 'broker',
+  'publish-error': 'broker',
+  'publish-unavailable': 'broker',
+  'confirm-timeout': 'broker',
+  'no-confirm': 'job',
+  'not-consumed': 'job',
+  'lease-lost': 'job',
+  'tries-exhausted': 'job',
+  'smtp-transient': 'smtp',
+  'smtp-permanent': 'smtp',
+  'smtp-unknown': 'smtp',
+  'relay-down': 'smtp',
+  other: 'other',
+};
+
+/** Names the failure stored in last_error (JSON written by src/core/failure.ts; older rows hold plain text). */
+export function describeFailure(lastError: string | null): DescribedFailure | null {
+  const failure = decodeFailure(lastError);
+  if (!failure) return null;
+  return { side: SIDE[failure.kind], phrase: failurePhrase(failure), smtpCode: failure.code, permanent: isPermanent(failure), failure };
 }
 
 /**
@@ -79,7 +72,7 @@ export function explainMail(m: MailState, opts: ExplainOptions): string {
 
   switch (m.status) {
     case Status.consumed:
-      return `Consumed: the SMTP server accepted it at ${t(m.updateTime)}.${m.lastError ? ` Note: ${short(m.lastError, 200)}.` : ''}`;
+      return `Consumed: the SMTP server accepted it at ${t(m.updateTime)}.${failure ? ` Not every recipient: ${failure.phrase}.` : ''}`;
     case Status.dead: {
       const what = failure ? `${failure.phrase}` : 'it failed';
       if (m.tryCount < m.maxTries || failure?.permanent) {
@@ -142,7 +135,10 @@ export interface TimelineStep {
   tryCount: number;
   /** the attempt this step belongs to, 1-based */
   attempt: number;
+  /** the failure of this step, in a sentence */
   error: string | null;
+  /** the failure of this step, as data */
+  failure: Failure | null;
   nextTryTime: string | null;
   /** ms from the publish (acceptance, re-publish or retry) to the broker's confirm */
   confirmMs: number | null;
@@ -195,7 +191,8 @@ export function describeTimeline(events: readonly MsgEventRecord[], maxTries: nu
       to: safeName(e.toStatus),
       tryCount: e.tryCount,
       attempt: Math.min((failed ? e.tryCount : e.tryCount + 1) || 1, maxTries),
-      error: e.error,
+      error: e.error ? failurePhrase(decodeFailure(e.error)!) : null,
+      failure: decodeFailure(e.error),
       nextTryTime: e.nextTryTime?.toISOString() ?? null,
       confirmMs,
       smtpMs,
@@ -258,9 +255,4 @@ function timeFormatter(opts: ExplainOptions): (d: Date) => string {
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
-function short(s: string, n: number): string {
-  const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 }

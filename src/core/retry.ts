@@ -1,5 +1,6 @@
 // The retry decision: what a failure does to a row, and what the re-delivery job does with a due row.
 import { backoffDelay, type BackoffPolicy } from './backoff';
+import { encodeFailure, type Failure } from './failure';
 import { Status, type StatusCode } from './status';
 
 export interface RetryPolicy {
@@ -41,26 +42,38 @@ export type UncertainPolicy = 'resend' | 'dead';
 
 export type RedeliveryPlan =
   | { action: 'republish'; tryCount: number; reason: string | null; uncertain: boolean }
-  | { action: 'dead'; tryCount: number; reason: string; uncertain: boolean };
+  | { action: 'dead'; tryCount: number; reason: string; uncertain: boolean }
+  /** left in the queue's hands a while longer: no try counted, nothing published */
+  | { action: 'postpone' };
 
-export const NO_CONFIRM = 'no publisher confirm before the publish grace ran out';
-export const LEASE_EXPIRED = 'SMTP outcome unknown: the send lease expired with no outcome recorded (uncertain)';
-export const NOT_CONSUMED = 'confirmed by the broker but not consumed before the consumption deadline';
+/** What the job knows of the world when it plans a round. */
+export interface RedeliveryContext {
+  /** a listener finds the SMTP relay down: mails waiting in the queue are not its fault */
+  relayDown: boolean;
+  /** the mail queue has consumers and messages waiting: a mail not consumed yet is most likely still in it */
+  queueBusy: boolean;
+}
+
+export const CALM: RedeliveryContext = { relayDown: false, queueBusy: false };
 
 /**
  * What the re-delivery job does with a row whose next_try_time has passed.
- * A missing confirm and an expired send lease are failures the job sees first, so it counts them;
- * delivery_failed and consume_failed rows were counted when they failed.
+ * A missing confirm, an expired send lease and a mail nobody consumed are failures the job sees first, so it counts
+ * them; delivery_failed and consume_failed rows were counted when they failed. A confirmed mail still unconsumed
+ * while the relay is down or the queue is still draining is no failure: it waits.
  */
-export function planRedelivery(row: DueRow, maxTries: number, uncertainPolicy: UncertainPolicy = 'resend'): RedeliveryPlan {
+export function planRedelivery(row: DueRow, maxTries: number, uncertainPolicy: UncertainPolicy = 'resend', ctx: RedeliveryContext = CALM): RedeliveryPlan {
   const uncertain = row.leaseExpired;
-  let failure: string | null = null;
-  if (uncertain) failure = LEASE_EXPIRED;
-  else if (row.status === Status.sending) failure = NO_CONFIRM;
+  let failure: Failure | null = null;
+  if (uncertain) failure = { kind: 'lease-lost' };
+  else if (row.status === Status.sending) failure = { kind: 'no-confirm' };
+  else if (row.status === Status.delivered) {
+    if (ctx.relayDown || ctx.queueBusy) return { action: 'postpone' };
+    failure = { kind: 'not-consumed' };
+  }
   const tryCount = failure ? row.tryCount + 1 : row.tryCount;
   if (tryCount >= maxTries || (uncertain && uncertainPolicy === 'dead')) {
-    return { action: 'dead', tryCount, reason: failure ?? `tries exhausted (${tryCount} of ${maxTries})`, uncertain };
+    return { action: 'dead', tryCount, reason: encodeFailure(failure ?? { kind: 'tries-exhausted', detail: `${tryCount} of ${maxTries}` }), uncertain };
   }
-  const reason = failure ?? (row.status === Status.delivered ? NOT_CONSUMED : null);
-  return { action: 'republish', tryCount, reason, uncertain };
+  return { action: 'republish', tryCount, reason: failure ? encodeFailure(failure) : null, uncertain };
 }

@@ -65,7 +65,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const msgId = req.params.msgId;
     const row = MSG_ID.test(msgId) ? await deps.prisma.msgLog.findUnique({ where: { msgId } }) : null;
     if (!row) throw new AppError('MAIL_NOT_FOUND', `no mail with msgId ${msgId.slice(0, 40)}`);
-    res.json(toMailView(row, deps.maxTries));
+    const recipients = row.rcptState === 1 ? await deps.prisma.msgRecipient.findMany({ where: { msgId } }) : [];
+    res.json(toMailView(row, deps.maxTries, recipients));
   });
 
   app.post('/mail/:msgId/retry', async (req, res) => {

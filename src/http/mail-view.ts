@@ -1,5 +1,7 @@
 // How a msg_log row is shown by the API: status by name and code, times as ISO strings, the mail's subject and recipients.
-import { statusName, type StatusName } from '../core/status';
+import { decodeFailure, failurePhrase, isPermanent, type Failure } from '../core/failure';
+import { recipientStateName } from '../core/recipients';
+import { Status, isFinal, statusName, type StatusName } from '../core/status';
 import type { MsgRow } from '../store/msg-log-repo';
 
 /** A whole msg_log row as Prisma reads it. */
@@ -9,6 +11,28 @@ export interface MsgLogRecord extends MsgRow {
   updateTime: Date;
   lastError: string | null;
   uncertainCount: number;
+  rcptState: number;
+}
+
+/** A msg_recipient row as Prisma reads it. */
+export interface RecipientRecordRow {
+  recipient: string;
+  state: number;
+  failure: string | null;
+  tries: number;
+  updateTime: Date;
+}
+
+/** accepted and bounced are final; deferred is tried again; failed: deferred when the mail's tries ran out. */
+export type RecipientViewState = 'pending' | 'accepted' | 'deferred' | 'bounced' | 'failed';
+
+export interface RecipientView {
+  address: string;
+  state: RecipientViewState;
+  failure: Failure | null;
+  /** sends that reached this recipient (0 when it never had its own outcome) */
+  tries: number;
+  updateTime: string | null;
 }
 
 export interface MailView {
@@ -20,16 +44,22 @@ export interface MailView {
   nextTryTime: string | null;
   createTime: string;
   updateTime: string;
+  /** the last failure in a sentence */
   lastError: string | null;
+  /** the last failure as data: kind, SMTP code, enhanced code, recipient */
+  failure: Failure | null;
   /** sends whose SMTP outcome was unknown and that were sent again */
   uncertainCount: number;
   exchange: string;
   routingKey: string;
   subject: string | null;
   tos: string[];
+  /** each recipient's outcome */
+  recipients: RecipientView[];
 }
 
-export function toMailView(row: MsgLogRecord, maxTries: number): MailView {
+export function toMailView(row: MsgLogRecord, maxTries: number, stored: readonly RecipientRecordRow[] = []): MailView {
+  const failure = decodeFailure(row.lastError);
   let subject: string | null = null;
   let tos: string[] = [];
   try {
@@ -48,11 +78,33 @@ export function toMailView(row: MsgLogRecord, maxTries: number): MailView {
     nextTryTime: row.nextTryTime?.toISOString() ?? null,
     createTime: row.createTime.toISOString(),
     updateTime: row.updateTime.toISOString(),
-    lastError: row.lastError,
+    lastError: failure ? failurePhrase(failure) : null,
+    failure,
     uncertainCount: row.uncertainCount,
     exchange: row.exchange,
     routingKey: row.routingKey,
     subject,
     tos,
+    recipients: recipientsOf(row, tos, stored, failure),
   };
+}
+
+/** Stored outcomes where recipients parted ways; otherwise every recipient shares the mail's. */
+function recipientsOf(row: MsgLogRecord, tos: readonly string[], stored: readonly RecipientRecordRow[], failure: Failure | null): RecipientView[] {
+  const byAddress = new Map(stored.map((r) => [r.recipient.toLowerCase(), r]));
+  const dead = row.status === Status.dead;
+  return tos.map((address) => {
+    const r = byAddress.get(address.toLowerCase());
+    if (r) {
+      const name = recipientStateName(r.state);
+      const state: RecipientViewState = dead && (name === 'pending' || name === 'deferred') ? 'failed' : name;
+      return { address, state, failure: decodeFailure(r.failure), tries: r.tries, updateTime: r.updateTime.toISOString() };
+    }
+    let state: RecipientViewState = 'pending';
+    if (row.status === Status.consumed) state = 'accepted';
+    else if (dead) state = failure && isPermanent(failure) ? 'bounced' : 'failed';
+    else if (failure && (failure.kind === 'smtp-transient' || failure.kind === 'smtp-unknown')) state = 'deferred';
+    const shared = isFinal(row.status) || state === 'deferred';
+    return { address, state, failure: state === 'accepted' ? null : shared ? failure : null, tries: 0, updateTime: shared ? row.updateTime.toISOString() : null };
+  });
 }

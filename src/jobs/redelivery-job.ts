@@ -2,7 +2,7 @@
 // holds, commits their new state, then re-publishes them with confirms. Rows whose confirm is still in
 // flight are not due yet (their publish grace has not passed), so they are never re-sent early.
 import cron, { type ScheduledTask } from 'node-cron';
-import { planRedelivery, type UncertainPolicy } from '../core/retry';
+import { CALM, planRedelivery, type RedeliveryContext, type UncertainPolicy } from '../core/retry';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { Dispatcher } from '../services/dispatcher';
@@ -12,6 +12,8 @@ export interface RoundResult {
   republished: number;
   confirmed: number;
   dead: number;
+  /** confirmed mails not consumed yet, left to the queue a while longer (relay down, queue draining) */
+  postponed: number;
   batches: number;
   ms: number;
 }
@@ -24,6 +26,8 @@ export interface RedeliveryJobDeps {
   batchSize: number;
   maxTries: number;
   uncertainPolicy: UncertainPolicy;
+  /** whether the relay is down or the queue still draining, asked once per round (a mail not consumed then is no failure) */
+  context?: () => Promise<RedeliveryContext>;
   /** a round stops taking new batches after this long, so it ends before the next tick */
   roundBudgetMs: number;
   logger: Logger;
@@ -57,22 +61,24 @@ export class RedeliveryJob {
 
   private async round(): Promise<RoundResult> {
     const started = Date.now();
-    const result: RoundResult = { republished: 0, confirmed: 0, dead: 0, batches: 0, ms: 0 };
+    const result: RoundResult = { republished: 0, confirmed: 0, dead: 0, postponed: 0, batches: 0, ms: 0 };
     // Publishing into a dead broker would only burn tries; the rows wait for the next round.
     if (!this.deps.publisherReady()) return { ...result, skipped: 'broker unavailable' };
     const { repo, dispatcher, batchSize, maxTries } = this.deps;
+    const ctx = (await this.deps.context?.()) ?? CALM;
     while (!this.stopping && Date.now() - started < this.deps.roundBudgetMs) {
-      const claimed = await repo.claimDue(batchSize, (row) => planRedelivery(row, maxTries, this.deps.uncertainPolicy));
+      const claimed = await repo.claimDue(batchSize, (row) => planRedelivery(row, maxTries, this.deps.uncertainPolicy, ctx));
       result.batches++;
+      result.postponed += claimed.postponed;
       result.dead += claimed.dead.length;
       for (const d of claimed.dead) this.deps.logger.warn({ msgId: d.msgId, reason: d.reason }, 'mail dead');
       const outcomes = await Promise.all(claimed.republish.map((row) => dispatcher.dispatch(row)));
       result.republished += outcomes.length;
       result.confirmed += outcomes.filter((o) => o.ok).length;
-      if (claimed.republish.length + claimed.dead.length < batchSize || !this.deps.publisherReady()) break;
+      if (claimed.republish.length + claimed.dead.length + claimed.postponed < batchSize || !this.deps.publisherReady()) break;
     }
     result.ms = Date.now() - started;
-    if (result.republished || result.dead) this.deps.logger.info(result, 're-delivery round');
+    if (result.republished || result.dead || result.postponed) this.deps.logger.info(result, 're-delivery round');
     return result;
   }
 

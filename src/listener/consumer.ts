@@ -11,6 +11,8 @@ export class QueueConsumer {
   private consumerTag: string | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
+  /** paused while the SMTP relay is down: subscribed to nothing, so the mails stay in RabbitMQ for whoever can send */
+  private paused = false;
 
   constructor(
     private readonly deps: { connection: AmqpConnection; listener: MailListener; topology: TopologyNames; prefetch: number; retryLaterMs: number; logger: Logger; gate?: YieldGate },
@@ -26,6 +28,11 @@ export class QueueConsumer {
     return this.consumerTag !== null;
   }
 
+  /** a channel is open (subscribed, or paused on purpose) */
+  get isAttached(): boolean {
+    return this.channel !== null;
+  }
+
   get active(): number {
     return this.inFlight.size;
   }
@@ -36,9 +43,29 @@ export class QueueConsumer {
     ch.on('error', (err: Error) => this.deps.logger.warn({ err: err.message }, 'consumer channel error'));
     await declareTopology(ch, this.deps.topology);
     await ch.prefetch(this.deps.prefetch);
-    const { consumerTag } = await ch.consume(this.deps.topology.queue, (msg) => msg && this.track(this.onMessage(ch, msg)), { noAck: false });
     this.channel = ch;
+    if (!this.paused) await this.consume(ch);
+  }
+
+  private async consume(ch: Channel): Promise<void> {
+    const { consumerTag } = await ch.consume(this.deps.topology.queue, (msg) => msg && this.track(this.onMessage(ch, msg)), { noAck: false });
     this.consumerTag = consumerTag;
+  }
+
+  /** Stops taking messages (the relay is down); those in hand that were not sent are requeued by the listener. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    const ch = this.channel;
+    const tag = this.consumerTag;
+    this.consumerTag = null;
+    if (ch && tag) await ch.cancel(tag).catch(() => undefined);
+  }
+
+  /** Takes messages again (the relay answered). */
+  async resume(): Promise<void> {
+    this.paused = false;
+    const ch = this.channel;
+    if (ch && !this.consumerTag && !this.stopped) await this.consume(ch).catch((err: Error) => this.deps.logger.warn({ err: err.message }, 'could not resume consuming; the next reconnection will'));
   }
 
   private track(p: Promise<void>): void {
@@ -52,6 +79,7 @@ export class QueueConsumer {
     const verdict = await this.deps.listener.handle(msg.content).finally(() => gate?.release());
     try {
       if (verdict.action === 'ack') return ch.ack(msg);
+      if (verdict.action === 'requeue') return ch.nack(msg, false, true);
       this.deps.logger.warn({ msgId: msg.properties.messageId, reason: verdict.reason }, 'message left with the broker; will be redelivered');
       // Requeue after a pause rather than at once, so a database outage is not a hot loop.
       await new Promise((r) => setTimeout(r, this.deps.retryLaterMs));

@@ -5,10 +5,10 @@ import { ApiLoad } from '../core/api-load';
 import type { Config } from '../config';
 import type { ThreadMessage } from './listener-threads';
 
-const { config, apiLoad } = workerData as { config: Config; index: number; apiLoad?: SharedArrayBuffer };
+const { config, apiLoad, threadId } = workerData as { config: Config; index: number; threadId: string; apiLoad?: SharedArrayBuffer };
 const post = (m: ThreadMessage) => parentPort!.postMessage(m);
 // the main thread's API load, in the same shared memory: this thread's listener yields to it
-const app = new MailDispatchApp(config, apiLoad ? { apiLoad: new ApiLoad(apiLoad) } : {});
+const app = new MailDispatchApp(config, { instanceId: threadId, ...(apiLoad ? { apiLoad: new ApiLoad(apiLoad) } : {}) });
 
 parentPort!.on('message', (m: unknown) => {
   if (typeof m === 'object' && m !== null && (m as { type?: string }).type === 'metrics') {

@@ -19,6 +19,9 @@ export type ThreadMessage =
 const ENTRY = path.join(__dirname, `listener-thread${path.extname(__filename)}`);
 const SOURCE = ENTRY.endsWith('.ts') ? { code: `require('tsx/cjs'); require(${JSON.stringify(ENTRY)});`, eval: true } : { code: ENTRY, eval: false };
 
+/** A thread that died is started again after this pause, so one that dies at once does not spin. */
+const RESPAWN_DELAY_MS = 1_000;
+
 export class ListenerThreads {
   private readonly workers = new Set<Worker>();
   private readonly ready = new WeakSet<Worker>();
@@ -26,7 +29,20 @@ export class ListenerThreads {
   private metricRequests = 0;
   private readonly metricReplies = new Map<number, (m: MetricObjectWithValues<MetricValue<string>>[]) => void>();
 
-  constructor(private readonly deps: { config: Config; count: number; logger: Logger; apiLoad?: ApiLoad }) {}
+  private generation = 0;
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      count: number;
+      logger: Logger;
+      apiLoad?: ApiLoad;
+      /** the process's instance id: each thread's is derived from it */
+      instanceId: string;
+      /** a thread died (not stopped): its id, to end its claims */
+      onDied?: (threadId: string) => Promise<unknown>;
+    },
+  ) {}
 
   start(): void {
     for (let i = 0; i < this.deps.count; i++) this.spawn(i);
@@ -38,8 +54,9 @@ export class ListenerThreads {
 
   private spawn(index: number): void {
     const config: Config = { ...this.deps.config, ROLES: ['listener'], LISTENER_THREADS: 0, MIGRATE_ON_START: false };
+    const threadId = `${this.deps.instanceId}/t${index}g${++this.generation}`;
     // A bounded heap: the thread holds at most a prefetch of mails, so memory stays flat under any backlog.
-    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index, apiLoad: this.deps.apiLoad?.buffer }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index, threadId, apiLoad: this.deps.apiLoad?.buffer }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
     this.workers.add(worker);
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'ready') this.ready.add(worker);
@@ -50,8 +67,10 @@ export class ListenerThreads {
     worker.on('exit', (code) => {
       this.workers.delete(worker);
       if (this.stopping) return;
-      this.deps.logger.error({ thread: index, code }, 'listener thread exited; starting it again in 1 s');
-      setTimeout(() => !this.stopping && this.spawn(index), 1_000).unref();
+      this.deps.logger.error({ thread: index, code }, 'listener thread exited; ending its claims and starting it again');
+      void (this.deps.onDied?.(threadId) ?? Promise.resolve())
+        .catch((err: Error) => this.deps.logger.warn({ thread: index, err: err.message }, 'could not end the dead thread\'s claims; their leases run out instead'))
+        .finally(() => setTimeout(() => !this.stopping && this.spawn(index), RESPAWN_DELAY_MS).unref());
     });
   }
 

@@ -1,26 +1,34 @@
-// The SMTP side: nodemailer, pooled, behind a small interface so the listener can be tested without it.
-import nodemailer from 'nodemailer';
-import { scrubError, secretsOfUrl } from '../core/secrets';
-import { classifySmtpError } from '../core/smtp-errors';
-import { buildPlainMail, formatFrom } from './mime';
+// The SMTP side as the listener sees it: a fixed number of lanes (one SMTP connection each). A mail is claimed only
+// once a lane is free and sent on it at once, so a claim covers one send and never a place in a queue.
+import type { SMTPConnectionOptions } from 'nodemailer/lib/smtp-connection';
+import type { SendOutcome } from '../core/smtp-outcome';
 
 export interface OutgoingMail {
   msgId: string;
+  /** every recipient of the mail: the To header */
   to: string[];
+  /** the recipients this send goes to (the envelope); those still pending after earlier tries */
+  envelopeTo: string[];
   subject: string;
   text: string;
 }
 
-export interface SendResult {
-  accepted: string[];
-  rejected: string[];
-  /** the SMTP server's last reply, e.g. "250 OK: queued as ..." */
-  response: string;
+export interface Lane {
+  /**
+   * Sends one mail; never rejects: every result is a SendOutcome. `beforeContent` is asked once the server has
+   * answered the envelope and before the content goes out; false gives the send up (`not-sent`).
+   */
+  send(mail: OutgoingMail, beforeContent?: () => boolean): Promise<SendOutcome>;
+  /** gives the lane back; call exactly once, after send settled */
+  release(): void;
 }
 
 export interface Mailer {
-  /** Sends one mail; throws a classified MailSendError (transient or permanent) when it was not accepted. */
-  send(mail: OutgoingMail): Promise<SendResult>;
+  /** lanes in all: sends at once at most */
+  readonly size: number;
+  /** Waits for a free lane. Rejects once the mailer is closed, or when `signal` aborts the wait. */
+  acquire(signal?: AbortSignal): Promise<Lane>;
+  /** Connects and greets (and logs in): a probe of the relay that sends nothing. */
   verify(): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,63 +46,27 @@ export function messageIdFor(msgId: string, from: string): string {
   return `<${msgId}@${domain}>`;
 }
 
-export function smtpTransportOptions(o: SmtpOptions) {
+export interface ConnectionSettings {
+  connection: SMTPConnectionOptions;
+  auth?: { user: string; pass: string };
+}
+
+export function smtpConnectionOptions(o: SmtpOptions): ConnectionSettings {
   const u = new URL(o.url);
   const secure = u.protocol === 'smtps:';
   return {
-    host: u.hostname,
-    port: u.port ? Number(u.port) : secure ? 465 : 587,
-    secure,
+    connection: {
+      host: u.hostname,
+      port: u.port ? Number(u.port) : secure ? 465 : 587,
+      secure,
+      // Loopback catchers and test sinks speak plain SMTP; anywhere else STARTTLS is used when offered.
+      ignoreTLS: u.searchParams.get('ignoreTLS') === 'true',
+      tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
+      connectionTimeout: o.timeoutMs,
+      greetingTimeout: o.timeoutMs,
+      socketTimeout: o.timeoutMs,
+      allowInternalNetworkInterfaces: true,
+    },
     auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
-    // Loopback catchers and test sinks speak plain SMTP; anywhere else STARTTLS is used when offered.
-    ignoreTLS: u.searchParams.get('ignoreTLS') === 'true',
-    tls: { rejectUnauthorized: u.searchParams.get('rejectUnauthorized') !== 'false' },
-    pool: true as const,
-    maxConnections: o.poolSize,
-    maxMessages: Infinity,
-    // The product decides about retries, not the pool: a connection lost mid-send must surface as an error.
-    maxRequeues: 0,
-    connectionTimeout: o.timeoutMs,
-    greetingTimeout: o.timeoutMs,
-    socketTimeout: o.timeoutMs,
-    // Nothing from a request can make the transport read files or fetch URLs.
-    disableFileAccess: true,
-    disableUrlAccess: true,
   };
-}
-
-export class SmtpMailer implements Mailer {
-  private readonly transport;
-  private readonly from: { header: string; address: string };
-
-  constructor(private readonly options: SmtpOptions) {
-    this.transport = nodemailer.createTransport(smtpTransportOptions(options));
-    this.from = formatFrom(options.from);
-  }
-
-  async send(mail: OutgoingMail): Promise<SendResult> {
-    const messageId = messageIdFor(mail.msgId, this.options.from);
-    const raw = buildPlainMail({ fromHeader: this.from.header, to: mail.to, subject: mail.subject, text: mail.text, messageId, msgId: mail.msgId });
-    try {
-      // The envelope sender is MAIL_FROM's address, never anything from the request. messageId only spares
-      // nodemailer generating a random one for its bookkeeping; the raw message already carries it.
-      const info = await this.transport.sendMail({ envelope: { from: this.from.address, to: [...mail.to] }, raw, messageId });
-      return {
-        accepted: (info.accepted ?? []).map(String),
-        rejected: (info.rejected ?? []).map(String),
-        response: String(info.response ?? ''),
-      };
-    } catch (err) {
-      // An SMTP server may echo what it was sent: the password never reaches last_error or the logs.
-      throw classifySmtpError(scrubError(err, secretsOfUrl(this.options.url)));
-    }
-  }
-
-  async verify(): Promise<void> {
-    await this.transport.verify();
-  }
-
-  async close(): Promise<void> {
-    this.transport.close();
-  }
 }

@@ -1,13 +1,12 @@
 // Metrics and per-mail log lines without touching the hot-path classes: the composition root wraps the methods
-// of the instances it built (repo, publisher, mailer, job). Each wrapper calls the original and only observes
+// of the instances it built (repo, publisher, job). The listener and the relay circuit emit events instead
+// (src/observability/metrics.ts subscribes). Each wrapper calls the original and only observes
 // its result, so behaviour and errors are unchanged. The compiler checks the wrapped methods' names and
 // signatures, so a change there is a build error here, not a silently missing metric.
 import type { Publish, PublishRequest } from '../broker/publisher';
-import type { MailSendError } from '../core/smtp-errors';
 import { Status } from '../core/status';
 import type { RedeliveryJob, RoundResult } from '../jobs/redelivery-job';
 import type { Logger } from '../logger';
-import type { Mailer, OutgoingMail } from '../mail/mailer';
 import { PerItemErrors } from '../store/batcher';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { Metrics } from './metrics';
@@ -43,13 +42,23 @@ export function instrumentRepo(repo: MsgLogRepo, m: Metrics, logger: Logger): vo
     m.transition(Status.delivered, n);
     return n;
   };
-  const recordFailure = repo.recordFailure.bind(repo);
-  repo.recordFailure = async (...args) => {
-    const applied = await recordFailure(...args);
+  const recordPublishFailure = repo.recordPublishFailure.bind(repo);
+  repo.recordPublishFailure = async (...args) => {
+    const applied = await recordPublishFailure(...args);
     if (applied) {
-      const [, side, , outcome] = args;
+      const [, , outcome] = args;
       m.transition(outcome.status);
-      if (outcome.status === Status.dead) m.deadTotal.inc({ by: side });
+      if (outcome.status === Status.dead) m.deadTotal.inc({ by: 'publisher' });
+    }
+    return applied;
+  };
+  const recordSend = repo.recordSend.bind(repo);
+  repo.recordSend = async (...args) => {
+    const applied = await recordSend(...args);
+    if (applied) {
+      const [, , , decision] = args;
+      m.transition(decision.status);
+      if (decision.status === Status.dead) m.deadTotal.inc({ by: 'listener' });
     }
     return applied;
   };
@@ -90,22 +99,6 @@ export function instrumentPublisher(publisher: Publish, m: Metrics, logger: Logg
     m.publishConfirm.observe({ outcome: outcome.ok ? 'ack' : outcome.reason }, seconds);
     if (outcome.ok) logger.debug({ msgId: req.msgId, confirmMs: Math.round(outcome.latencyMs * 10) / 10, exchange: req.exchange }, 'publish confirmed');
     return outcome;
-  };
-}
-
-/** SMTP latency by outcome: accepted, transient, permanent. */
-export function instrumentMailer(mailer: Mailer, m: Metrics): void {
-  const send = mailer.send.bind(mailer);
-  mailer.send = async (mail: OutgoingMail) => {
-    const end = m.smtpSend.startTimer();
-    try {
-      const result = await send(mail);
-      end({ outcome: 'accepted' });
-      return result;
-    } catch (err) {
-      end({ outcome: (err as MailSendError)?.permanent ? 'permanent' : 'transient' });
-      throw err;
-    }
   };
 }
 

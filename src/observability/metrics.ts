@@ -5,6 +5,8 @@
 //   pending mail's age, queue depth (gauges: the same on every instance, so take max, not sum).
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { PENDING, statusName } from '../core/status';
+import type { SendReport } from '../listener/mail-listener';
+import type { RelayState } from '../store/relay-repo';
 import type { QueueProbe } from './queue-probe';
 import type { StatsReader } from './stats';
 
@@ -15,6 +17,8 @@ export interface MetricsSources {
   queues?: QueueProbe;
   /** database, broker, smtp reachable */
   readiness?: () => Promise<Record<string, boolean>>;
+  /** the relay as the listeners see it */
+  relay?: () => Promise<RelayState>;
 }
 
 export class Metrics {
@@ -25,6 +29,7 @@ export class Metrics {
   readonly transitions: Counter<'to_status'>;
   readonly publishConfirm: Histogram<'outcome'>;
   readonly smtpSend: Histogram<'outcome'>;
+  readonly recipients: Counter<'state'>;
   readonly redeliveryRound: Histogram;
   readonly redeliveryRounds: Counter<'result'>;
   readonly redelivered: Counter;
@@ -53,11 +58,13 @@ export class Metrics {
     });
     this.smtpSend = new Histogram({
       name: 'mail_smtp_send_seconds',
-      help: 'time of one SMTP send by the listener, by outcome (accepted, transient, permanent)',
+      help: 'time of one SMTP send by the listener, by outcome (accepted, partial, deferred, bounced, unknown, relay-down, not-sent)',
       labelNames: ['outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.recipients = new Counter({ name: 'mail_recipients_total', help: 'recipients the relay answered for, by state (accepted, deferred: 4xx, bounced: 5xx)', labelNames: ['state'], registers });
+    for (const state of ['accepted', 'deferred', 'bounced']) this.recipients.inc({ state }, 0);
     this.redeliveryRound = new Histogram({
       name: 'mail_redelivery_round_seconds',
       help: 'duration of one re-delivery round of the job (claim due rows, re-publish, wait for confirms)',
@@ -139,6 +146,24 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'mail_relay_up',
+      help: '0 while a listener finds the SMTP relay down (its circuit is open: mails wait in RabbitMQ, no try is counted), else 1',
+      registers,
+      async collect() {
+        const relay = await self.sources.relay?.().catch(() => null);
+        if (relay) this.set(relay.down ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'mail_relay_down_seconds',
+      help: 'how long the SMTP relay has been down (0 while it is up)',
+      registers,
+      async collect() {
+        const relay = await self.sources.relay?.().catch(() => null);
+        if (relay) this.set(relay.since ? Math.max(0, (Date.now() - relay.since.getTime()) / 1000) : 0);
+      },
+    });
+    new Gauge({
       name: 'mail_dependency_up',
       help: '1 when the dependency answers (database, broker, smtp), as /ready sees it',
       labelNames: ['dependency'],
@@ -153,6 +178,12 @@ export class Metrics {
   /** Connects the scrape-time gauges to their sources; called once the app has built them. */
   attach(sources: MetricsSources): void {
     this.sources = { ...this.sources, ...sources };
+  }
+
+  /** What the listener's sends came to (its 'sent' events). */
+  observeSend(report: SendReport): void {
+    this.smtpSend.observe({ outcome: report.outcome }, report.ms / 1000);
+    for (const r of report.recipients) this.recipients.inc({ state: r.state });
   }
 
   /** One status transition (or `n` of them). */

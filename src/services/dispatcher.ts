@@ -1,11 +1,20 @@
 // Publishes a stored mail and records what the broker said: ack -> delivered (batched, see delivered-marks.ts),
 // anything else -> a counted failure with backoff, or dead at the last try. Used by the API, the job and a person's retry.
-import type { Publish, PublishOutcome } from '../broker/publisher';
+import type { Publish, PublishFailure, PublishOutcome } from '../broker/publisher';
+import type { Failure, FailureKind } from '../core/failure';
 import { decideFailure, type RetryPolicy } from '../core/retry';
 import { Status } from '../core/status';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import { DeliveredMarks } from './delivered-marks';
+
+const PUBLISH_KINDS: Record<PublishFailure, FailureKind> = {
+  nack: 'publish-nack',
+  returned: 'publish-returned',
+  error: 'publish-error',
+  timeout: 'confirm-timeout',
+  unavailable: 'publish-unavailable',
+};
 
 export interface DispatchItem {
   msgId: string;
@@ -57,7 +66,7 @@ export class Dispatcher {
     });
     try {
       if (outcome.ok) this.delivered.add(item.msgId, item.tryCount);
-      else await this.recordFailure(item, `publish ${outcome.reason}: ${outcome.detail}`);
+      else await this.recordFailure(item, { kind: PUBLISH_KINDS[outcome.reason], detail: outcome.detail });
     } catch (err) {
       // The row keeps its next_try_time, so the job will look at it again: nothing is lost.
       this.deps.logger.warn({ msgId: item.msgId, err: (err as Error).message }, 'could not record the publish outcome; the job will pick the row up');
@@ -65,12 +74,12 @@ export class Dispatcher {
     return outcome;
   }
 
-  private async recordFailure(item: DispatchItem, error: string): Promise<void> {
+  private async recordFailure(item: DispatchItem, failure: Failure): Promise<void> {
     const outcome = decideFailure(item.tryCount, Status.delivery_failed, this.deps.retry);
-    const applied = await this.deps.repo.recordFailure(item.msgId, 'publisher', item.tryCount, outcome, error);
+    const applied = await this.deps.repo.recordPublishFailure(item.msgId, item.tryCount, outcome, failure);
     const log = this.deps.logger;
-    if (applied) log.warn({ msgId: item.msgId, tryCount: outcome.tryCount, status: outcome.status, error }, 'publish failed');
-    else log.debug({ msgId: item.msgId, error }, 'publish failure not recorded: the row moved on');
+    if (applied) log.warn({ msgId: item.msgId, tryCount: outcome.tryCount, status: outcome.status, failure }, 'publish failed');
+    else log.debug({ msgId: item.msgId, failure }, 'publish failure not recorded: the row moved on (or a listener already holds it)');
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
 // msg_log behind a small interface: each method is one guarded transition from src/store/sql.ts.
+import { encodeFailure, decodeFailure, type Failure } from '../core/failure';
+import { RecipientCode, recipientStateName, type RecipientRecord, type SendDecision } from '../core/recipients';
 import type { FailureOutcome, RedeliveryPlan } from '../core/retry';
 import { Status } from '../core/status';
 import { PerItemErrors } from './batcher';
@@ -18,6 +20,13 @@ export interface ListenerRow extends MsgRow {
   /** someone holds an unexpired send lease */
   leased: boolean;
   leaseOwner: string | null;
+  /** recipients have their own outcomes (msg_recipient) */
+  perRecipient: boolean;
+}
+
+export interface StoredRecipient extends RecipientRecord {
+  tries: number;
+  updateTime: Date;
 }
 
 export interface DueRow extends MsgRow {
@@ -40,9 +49,8 @@ export interface RepoTiming {
 export interface ClaimedRound {
   republish: MsgRow[];
   dead: { msgId: string; reason: string }[];
+  postponed: number;
 }
-
-type Side = 'publisher' | 'listener';
 
 const num = (v: unknown) => Number(v);
 
@@ -81,12 +89,33 @@ export class MsgLogRepo {
     const graceUs = this.timing.publishGraceMs * MS;
     try {
       // One prepared statement with every row's values (MariaDB's bulk execute): one statement and one commit, all or
-      // nothing, and the same statement text whatever the batch size, so it is prepared once per connection.
-      await this.pool.batch(SQL.insert, rows.map((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
+      // nothing, and the same statement text whatever the batch size, so it is prepared once per connection. MySQL's
+      // server has no bulk command (the connector sends one statement per row), so there it runs in a transaction.
+      await this.atomicBatch(SQL.insert, rows.map((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
     } catch (err) {
       if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err;
       const results = await Promise.allSettled(rows.map((r) => this.writeRow(this.pool, r)));
       return new PerItemErrors(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
+    }
+  }
+
+  private async atomicBatch(sql: string, values: unknown[][]): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      if (conn.info?.isMariaDB()) {
+        await conn.batch(sql, values);
+        return;
+      }
+      await conn.beginTransaction();
+      try {
+        await conn.batch(sql, values);
+        await conn.commit();
+      } catch (err) {
+        await conn.rollback().catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await conn.release();
     }
   }
 
@@ -103,25 +132,82 @@ export class MsgLogRepo {
     return num(res.affectedRows);
   }
 
-  /**
-   * Records one counted failure if the row is still as the caller saw it (status guard, try_count, and for the
-   * listener its own lease). False when a concurrent transition got there first.
-   */
-  async recordFailure(msgId: string, side: Side, expectedTryCount: number, outcome: FailureOutcome, error: string, opts: { leaseOwner?: string; uncertain?: boolean } = {}): Promise<boolean> {
+  /** One counted publish failure, if the row is still `sending` at that try and no listener holds it. */
+  async recordPublishFailure(msgId: string, expectedTryCount: number, outcome: FailureOutcome, failure: Failure): Promise<boolean> {
     const dead = outcome.delayMs === null;
-    const args: unknown[] = [opts.uncertain ? 1 : 0, outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, error.slice(0, 1000), msgId, expectedTryCount];
-    if (side === 'listener') args.push(opts.leaseOwner);
-    const res = await this.pool.execute(SQL.recordFailure(side), args);
+    const res = await this.pool.execute(SQL.recordPublishFailure, [outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, encodeFailure(failure), msgId, expectedTryCount]);
     return num(res.affectedRows) === 1;
+  }
+
+  /**
+   * A send's outcome, by the holder of the claim, with the recipients whose state it changed (one transaction).
+   * False when the claim was no longer this owner's: nothing is written.
+   */
+  async recordSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: { uncertain?: boolean } = {}): Promise<boolean> {
+    const final = d.delayMs === null;
+    const args = [opts.uncertain ? 1 : 0, d.status, final ? 1 : 0, (d.delayMs ?? 0) * MS, d.tryCount, d.failure ? encodeFailure(d.failure) : null, d.perRecipient ? 1 : 0, msgId, expectedTryCount, owner];
+    if (!d.perRecipient || d.changed.length === 0) return num((await this.pool.execute(SQL.recordSend, args)).affectedRows) === 1;
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const res = await conn.execute(SQL.recordSend, args);
+      if (num(res.affectedRows) !== 1) {
+        await conn.rollback();
+        return false;
+      }
+      const values = d.changed.flatMap((r) => [msgId, r.recipient.toLowerCase(), RecipientCode[r.state], r.failure ? encodeFailure(r.failure) : null]);
+      await conn.execute(SQL.upsertRecipients(d.changed.length), values);
+      await conn.commit();
+      return true;
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      await conn.release();
+    }
+  }
+
+  async findRecipients(msgId: string): Promise<StoredRecipient[]> {
+    const rows = await this.pool.execute<Record<string, unknown>[]>(SQL.findRecipients, [msgId]);
+    return rows.map((r) => ({
+      recipient: String(r.recipient),
+      state: recipientStateName(num(r.state)),
+      failure: decodeFailure(r.failure as string | null),
+      tries: num(r.tries),
+      updateTime: r.updateTime as Date,
+    }));
+  }
+
+  /** Gives claims back unsent: no try, nothing uncertain. Answers how many rows were released. */
+  async releaseClaims(owner: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const list = padded(ids);
+    const res = await this.pool.execute(SQL.releaseClaims(list.length), [this.timing.consumeDeadlineMs * MS, owner, ...list]);
+    return num(res.affectedRows);
+  }
+
+  /** Renews the leases of claims still in hand; answers how many rows this owner still holds. */
+  async extendLeases(owner: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const leaseUs = this.timing.leaseMs * MS;
+    const list = padded(ids);
+    const res = await this.pool.execute(SQL.extendLeases(list.length), [leaseUs, leaseUs, owner, ...list]);
+    return num(res.affectedRows);
+  }
+
+  /** Ends every claim of owners named `<prefix>:...` now (a listener thread that died). */
+  async expireClaimsOf(prefix: string): Promise<number> {
+    const res = await this.pool.execute(SQL.expireClaimsOf, [prefix]);
+    return num(res.affectedRows);
   }
 
   /**
    * The listener's atomic claim: true for exactly one holder while the lease lasts. With `takeOverExpired` false,
    * a lease that ran out is left for the job to decide (the "dead" uncertain policy).
    */
-  async claim(msgId: string, owner: string, takeOverExpired = true): Promise<boolean> {
+  async claim(msgId: string, owner: string, takeOverExpired = true, perRecipient = false): Promise<boolean> {
     const leaseUs = this.timing.leaseMs * MS;
-    const res = await this.pool.execute(SQL.claim(takeOverExpired), [owner, leaseUs, leaseUs, msgId]);
+    const res = await this.pool.execute(SQL.claim(takeOverExpired, 1, perRecipient), [owner, leaseUs, leaseUs, msgId]);
     return num(res.affectedRows) === 1;
   }
 
@@ -152,7 +238,7 @@ export class MsgLogRepo {
     const rows = await this.pool.execute<Record<string, unknown>[]>(SQL.findForListener, [msgId]);
     const r = rows[0];
     if (!r) return null;
-    return { ...toMsgRow(r), leased: num(r.leased) === 1, leaseOwner: (r.leaseOwner as string | null) ?? null };
+    return { ...toMsgRow(r), leased: num(r.leased) === 1, leaseOwner: (r.leaseOwner as string | null) ?? null, perRecipient: num(r.rcptState) === 1 };
   }
 
   async findRow(msgId: string): Promise<MsgRow | null> {
@@ -166,16 +252,22 @@ export class MsgLogRepo {
    */
   async claimDue(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
     const conn = await this.pool.getConnection();
+    const round: ClaimedRound = { republish: [], dead: [], postponed: 0 };
+    const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; uncertain: number; ids: string[] }>();
+    const postponed: string[] = [];
+    let committing = false;
     try {
       // READ COMMITTED: lock only the rows taken, no gap locks, so a racing instance skips to the next rows.
       await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await conn.beginTransaction();
       const rows = await conn.query<Record<string, unknown>[]>(SQL.selectDueForUpdate, [limit]);
-      const round: ClaimedRound = { republish: [], dead: [] };
-      const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; uncertain: number; ids: string[] }>();
       for (const r of rows) {
         const row: DueRow = { ...toMsgRow(r), leaseExpired: num(r.leaseExpired) === 1 };
         const p = plan(row);
+        if (p.action === 'postpone') {
+          postponed.push(row.msgId);
+          continue;
+        }
         const key = `${p.action}|${p.tryCount}|${p.uncertain}|${p.reason ?? ''}`;
         const g = groups.get(key) ?? { kind: p.action, tryCount: p.tryCount, reason: p.reason, uncertain: p.uncertain ? 1 : 0, ids: [] };
         g.ids.push(row.msgId);
@@ -187,14 +279,34 @@ export class MsgLogRepo {
         if (g.kind === 'republish') await conn.query(SQL.markRepublishing(g.ids.length), [g.uncertain, g.tryCount, this.timing.publishGraceMs * MS, g.reason, ...g.ids]);
         else await conn.query(SQL.markDeadByJob(g.ids.length), [g.uncertain, g.tryCount, g.reason, ...g.ids]);
       }
+      if (postponed.length) await conn.query(SQL.postpone(postponed.length), [this.timing.consumeDeadlineMs * MS, ...postponed]);
+      round.postponed = postponed.length;
+      committing = true;
       await conn.commit();
       return round;
     } catch (err) {
       await conn.rollback().catch(() => undefined);
+      // A commit whose answer was lost may have been applied: publish what carries the round's state, so the
+      // rows do not wait out the publish grace and pay a try for a confirm that was never asked for.
+      if (committing && round.republish.length) return this.committedPart(round, err);
       throw err;
     } finally {
       await conn.release();
     }
+  }
+
+  private async committedPart(round: ClaimedRound, cause: unknown): Promise<ClaimedRound> {
+    const ids = round.republish.map((r) => r.msgId);
+    const rows = await this.pool.execute<Record<string, unknown>[]>(SQL.stateOf(ids.length), ids).catch(() => {
+      throw cause;
+    });
+    const now = new Map(rows.map((r) => [String(r.msgId), r]));
+    const applied = round.republish.filter((r) => {
+      const n = now.get(r.msgId);
+      return n !== undefined && num(n.status) === Status.sending && num(n.tryCount) === r.tryCount;
+    });
+    if (applied.length === 0) throw cause;
+    return { republish: applied, dead: round.dead, postponed: round.postponed };
   }
 
   /** A person's retry: only a dead row comes back, as `sending`, with a fresh budget. */

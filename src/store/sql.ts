@@ -21,42 +21,112 @@ export const SQL = {
         update_time = UTC_TIMESTAMP(3)
     WHERE status = ${Status.sending} AND try_count = ? AND msg_id IN (${list(n)})`,
 
-  /** A counted failure (publish or SMTP). Args: uncertain(0/1), status, dead(0/1), delayUs, tryCount, lastError, id, expectedTryCount, [leaseOwner]. */
-  recordFailure: (guard: 'publisher' | 'listener') => `UPDATE msg_log
+  /**
+   * A counted publish failure. A row a listener already holds (RabbitMQ may deliver before it confirms) is left
+   * alone: the message reached the queue after all, and clearing the lease would let a second listener send it.
+   * Args: status, dead(0/1), delayUs, tryCount, lastError, id, expectedTryCount.
+   */
+  recordPublishFailure: `UPDATE msg_log
+    SET status = ?,
+        next_try_time = IF(?, NULL, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND),
+        try_count = ?,
+        last_error = ?,
+        update_time = UTC_TIMESTAMP(3)
+    WHERE msg_id = ? AND try_count = ? AND status = ${Status.sending} AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))`,
+
+  /**
+   * The listener's outcome of one send, by the holder of the claim only: consumed, consume_failed with backoff, or
+   * dead. Args: uncertain(0/1), status, final(0/1), delayUs, tryCount, lastError, perRecipient(0/1), id, expectedTryCount, leaseOwner.
+   */
+  recordSend: `UPDATE msg_log
     SET uncertain_count = uncertain_count + ?,
         status = ?,
         next_try_time = IF(?, NULL, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND),
         try_count = ?,
         last_error = ?,
+        rcpt_state = GREATEST(rcpt_state, ?),
         lease_until = NULL, lease_owner = NULL,
         update_time = UTC_TIMESTAMP(3)
-    WHERE msg_id = ? AND try_count = ? AND ${
-      guard === 'publisher' ? `status = ${Status.sending}` : `status IN (${PENDING_LIST}) AND lease_owner = ?`
-    }`,
+    WHERE msg_id = ? AND try_count = ? AND status IN (${PENDING_LIST}) AND lease_owner = ?`,
 
   /**
-   * The listener's claim: one holder at a time; the job looks again when the lease runs out. Taking over a lease
-   * that ran out with no outcome is an uncertain resend (the first holder may have sent it). Args: owner, leaseUs, leaseUs, id.
+   * Claims given back unsent (the relay is down, the listener stops, a claim's answer was lost): no try counted,
+   * nothing uncertain; the message goes back to RabbitMQ, so the job looks again only after the consume deadline.
+   * Args: deadlineUs, owner, ...ids.
    */
-  claim: (takeOverExpired: boolean, n = 1) => `UPDATE msg_log
+  releaseClaims: (n: number) => `UPDATE msg_log
+    SET lease_until = NULL, lease_owner = NULL, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, update_time = UTC_TIMESTAMP(3)
+    WHERE lease_owner = ? AND msg_id IN (${list(n)}) AND status IN (${PENDING_LIST})`,
+
+  /** A listener thread died: its claims end now, and whoever takes them over counts them uncertain. Args: ownerPrefix. */
+  expireClaimsOf: `UPDATE msg_log SET lease_until = UTC_TIMESTAMP(3), next_try_time = UTC_TIMESTAMP(3)
+    WHERE lease_owner LIKE CONCAT(?, ':%') AND lease_until > UTC_TIMESTAMP(3) AND status IN (${PENDING_LIST})`,
+
+  /** The holder renews its claims while it sends. Args: leaseUs, leaseUs, owner, ...ids. */
+  extendLeases: (n: number) => `UPDATE msg_log
+    SET lease_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND
+    WHERE lease_owner = ? AND msg_id IN (${list(n)}) AND status IN (${PENDING_LIST})`,
+
+  /**
+   * Recipients' outcomes: an accepted (1) or bounced (3) recipient is final and never changes again. In ON DUPLICATE
+   * KEY UPDATE the assignments run left to right, so state is assigned last. Args per row: id, recipient, state, failure.
+   */
+  upsertRecipients: (n: number) => `INSERT INTO msg_recipient (msg_id, recipient, state, failure, tries, update_time)
+    VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, 1, UTC_TIMESTAMP(3))').join(', ')}
+    ON DUPLICATE KEY UPDATE
+      failure = IF(state IN (1, 3), failure, VALUES(failure)),
+      tries = tries + IF(state IN (1, 3), 0, 1),
+      update_time = IF(state IN (1, 3), update_time, VALUES(update_time)),
+      state = IF(state IN (1, 3), state, VALUES(state))`,
+
+  /** Args: id. */
+  findRecipients: `SELECT recipient, state, failure, tries, update_time AS updateTime FROM msg_recipient WHERE msg_id = ? ORDER BY recipient`,
+
+  /** A listener's relay circuit: open (down_since kept from the first failure), or closed (NULL). Args: instance, down(0/1), failure. */
+  upsertRelay: `INSERT INTO relay_status (instance, down_since, checked_at, failure) VALUES (?, IF(?, UTC_TIMESTAMP(3), NULL), UTC_TIMESTAMP(3), ?)
+    ON DUPLICATE KEY UPDATE down_since = IF(VALUES(down_since) IS NULL, NULL, COALESCE(down_since, VALUES(down_since))),
+      checked_at = UTC_TIMESTAMP(3), failure = VALUES(failure)`,
+
+  /** Whether any live listener finds its relay down, and since when. Args: freshUs. */
+  relayDown: `SELECT MIN(down_since) AS since, COUNT(*) AS listeners, MAX(failure) AS failure FROM relay_status
+    WHERE down_since IS NOT NULL AND checked_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND`,
+
+  /** Args: instance. */
+  deleteRelay: `DELETE FROM relay_status WHERE instance = ?`,
+
+  /** The job leaves a row in the queue's hands a while longer (the relay is down, or the queue is still draining). Args: deadlineUs, ...ids. */
+  postpone: (n: number) => `UPDATE msg_log SET next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND
+    WHERE msg_id IN (${list(n)}) AND status = ${Status.delivered} AND lease_until IS NULL`,
+
+  /** After a commit whose answer was lost: which rows carry the round's new state. Args: ...ids. */
+  stateOf: (n: number) => `SELECT msg_id AS msgId, status, try_count AS tryCount FROM msg_log WHERE msg_id IN (${list(n)})`,
+
+  /**
+   * The listener's claim, taken once an SMTP lane is free: one holder at a time; the job looks again when the lease
+   * runs out. Taking over a lease that ran out with no outcome is an uncertain resend (the first holder may have sent
+   * it). A mail whose recipients have their own outcomes is claimed alone (perRecipient), then its recipients read.
+   * Args: owner, leaseUs, leaseUs, ...ids.
+   */
+  claim: (takeOverExpired: boolean, n = 1, perRecipient = false) => `UPDATE msg_log
     SET uncertain_count = uncertain_count + IF(lease_until IS NULL, 0, 1),
         lease_owner = ?,
         lease_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         update_time = UTC_TIMESTAMP(3)
-    WHERE msg_id IN (${list(n)}) AND status IN (${PENDING_LIST}) AND ${takeOverExpired ? '(lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))' : 'lease_until IS NULL'}`,
+    WHERE msg_id IN (${list(n)}) AND status IN (${PENDING_LIST}) AND rcpt_state = ${perRecipient ? 1 : 0}
+      AND ${takeOverExpired ? '(lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))' : 'lease_until IS NULL'}`,
 
   /** Which of the rows a batched claim took. Args: owner, ...ids. */
   claimedBy: (n: number) => `SELECT msg_id AS msgId FROM msg_log WHERE lease_owner = ? AND msg_id IN (${list(n)})`,
 
-  /** The SMTP server accepted the mails: final. A late confirm can no longer touch them. Args: note, ...ids. */
+  /** The SMTP server accepted the mails, every recipient: final. A late confirm can no longer touch them. Args: note, ...ids. */
   markConsumed: (n: number) => `UPDATE msg_log
     SET status = ${Status.consumed}, next_try_time = NULL, lease_until = NULL, lease_owner = NULL, last_error = ?, update_time = UTC_TIMESTAMP(3)
     WHERE msg_id IN (${list(n)}) AND status IN (${PENDING_LIST})`,
 
   /** What the listener needs to decide. Args: id. */
   findForListener: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount,
-      (lease_until IS NOT NULL AND lease_until > UTC_TIMESTAMP(3)) AS leased, lease_owner AS leaseOwner
+      (lease_until IS NOT NULL AND lease_until > UTC_TIMESTAMP(3)) AS leased, lease_owner AS leaseOwner, rcpt_state AS rcptState
     FROM msg_log WHERE msg_id = ?`,
 
   /**

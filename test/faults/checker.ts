@@ -12,7 +12,14 @@
 //     beyond that is `duplicated`;
 //   - no row is consumed without its mail at the sink;
 //   - every copy of a mail carries the same Message-ID, built from its msgId, so a receiver can recognise a resend;
-//   - nothing reaches the sink that has no row.
+//   - nothing reaches the sink that has no row;
+//   - per recipient, at most once: a copy that carries its RCPT list (`to`) is counted for each of its recipients,
+//     and a recipient of one msgId given more than 1 + uncertain_count copies is `recipientDuplicated` (a resend
+//     after a partial acceptance must go to the refused recipients only). Copies without `to` are counted per mail,
+//     as before; `duplicated` counts the msgIds over the allowance either way;
+//   - a dead row was really tried: when the caller knows which msgIds reached the relay's RCPT or DATA (`tried`), a
+//     dead row outside it whose failure is not on the publish side (publish-nack, publish-returned, publish-error,
+//     publish-unavailable, confirm-timeout, no-confirm) gave up on a mail no relay ever saw: `deadNeverTried`.
 import { Status } from '../../src/core/status';
 
 export interface CheckRow {
@@ -20,11 +27,15 @@ export interface CheckRow {
   status: number;
   try_count: number;
   uncertain_count: number;
+  /** a JSON object like {"kind":"smtp-transient","code":450,...}; plain text (or none) is a failure of unknown kind */
+  last_error?: string | null;
 }
 
 export interface CheckCopy {
   msgId: string | null;
   messageId: string | null;
+  /** the recipients this copy was accepted for (its RCPT list); without it the copy is counted per mail */
+  to?: readonly string[];
 }
 
 export interface CheckInput {
@@ -34,6 +45,8 @@ export interface CheckInput {
   sink: readonly CheckCopy[];
   /** the msg_log rows of the scenario (rows without a 202, e.g. a request cut by a crash, are checked too) */
   rows: readonly CheckRow[];
+  /** msgIds for which the sink saw an SMTP transaction reach RCPT or DATA; deadNeverTried is checked only when given */
+  tried?: ReadonlySet<string>;
 }
 
 export interface CheckResult {
@@ -49,8 +62,10 @@ export interface CheckResult {
   missingRows: number;
   /** missingRows + pending: promised mails that did not reach a final state within the bound */
   lost: number;
-  /** msgIds that reached the sink more often than 1 + uncertain_count */
+  /** msgIds that reached the sink (copies without `to`), or one recipient (copies with `to`), more often than 1 + uncertain_count */
   duplicated: number;
+  /** msgIds with a recipient that got more than 1 + uncertain_count copies (a subset of duplicated) */
+  recipientDuplicated: number;
   /** msgIds that reached the sink more than once, every extra copy covered by uncertain_count */
   uncertain: number;
   /** sends whose outcome was unknown (sum of uncertain_count) */
@@ -59,6 +74,8 @@ export interface CheckResult {
   consumedWithoutMail: number;
   /** dead rows whose mail did reach the sink (an uncertain send that ended dead): allowed, shown */
   deadWithMail: number;
+  /** dead rows whose mail never reached the relay (not in `tried`, no copy) though their failure is not a publish-side one */
+  deadNeverTried: number;
   /** copies received for the checked rows */
   copies: number;
   /** copies at the sink with no row at all */
@@ -66,18 +83,49 @@ export interface CheckResult {
   /** copies whose Message-ID is not the one of their msgId, or differs between copies */
   messageIdMismatch: number;
   /** a few msgIds per violation, to start looking */
-  examples: Record<'lost' | 'duplicated' | 'consumedWithoutMail' | 'unexpectedMail' | 'messageIdMismatch', string[]>;
+  examples: Record<'lost' | 'duplicated' | 'recipientDuplicated' | 'deadNeverTried' | 'consumedWithoutMail' | 'unexpectedMail' | 'messageIdMismatch', string[]>;
   ok: boolean;
 }
 
 const EXAMPLES = 5;
+
+/** The failure kinds of the publish side: a row dead of these never reached a listener, so never the relay
+ *  (publish-unavailable, the broker not reachable, is one too in the product's list of kinds). */
+export const PUBLISH_KINDS: ReadonlySet<string> = new Set(['publish-nack', 'publish-returned', 'publish-error', 'publish-unavailable', 'confirm-timeout', 'no-confirm']);
+
+/** The `kind` of a last_error stored as a JSON object; null for plain text, none, or JSON without a string kind. */
+export function failureKind(lastError: string | null | undefined): string | null {
+  if (!lastError || !lastError.trimStart().startsWith('{')) return null;
+  try {
+    const parsed: unknown = JSON.parse(lastError);
+    const kind = parsed && typeof parsed === 'object' ? (parsed as { kind?: unknown }).kind : undefined;
+    return typeof kind === 'string' ? kind : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The recipient with the most copies among those carrying `to` (addresses compared case-insensitively). */
+function mostCopiedRecipient(got: readonly CheckCopy[]): { recipient: string; n: number } | null {
+  const per = new Map<string, { recipient: string; n: number }>();
+  for (const c of got) {
+    for (const to of new Set((c.to ?? []).map((a) => a.trim().toLowerCase()))) {
+      const e = per.get(to) ?? { recipient: to, n: 0 };
+      e.n++;
+      per.set(to, e);
+    }
+  }
+  let top: { recipient: string; n: number } | null = null;
+  for (const e of per.values()) if (!top || e.n > top.n) top = e;
+  return top;
+}
 
 export function check(input: CheckInput): CheckResult {
   const rows = new Map(input.rows.map((r) => [String(r.msg_id), r]));
   const accepted = new Set(input.accepted.map(String));
   const copies = new Map<string, CheckCopy[]>();
   let unexpectedMail = 0;
-  const examples: CheckResult['examples'] = { lost: [], duplicated: [], consumedWithoutMail: [], unexpectedMail: [], messageIdMismatch: [] };
+  const examples: CheckResult['examples'] = { lost: [], duplicated: [], recipientDuplicated: [], deadNeverTried: [], consumedWithoutMail: [], unexpectedMail: [], messageIdMismatch: [] };
   const note = (k: keyof CheckResult['examples'], id: string) => examples[k].length < EXAMPLES && examples[k].push(id);
 
   for (const c of input.sink) {
@@ -101,15 +149,34 @@ export function check(input: CheckInput): CheckResult {
     missingRows: 0,
     lost: 0,
     duplicated: 0,
+    recipientDuplicated: 0,
     uncertain: 0,
     uncertainSends: 0,
     consumedWithoutMail: 0,
     deadWithMail: 0,
+    deadNeverTried: 0,
     copies: 0,
     unexpectedMail,
     messageIdMismatch: 0,
     examples,
     ok: false,
+  };
+
+  // copies without `to` count per mail; copies with `to` per recipient (a resend to the refused ones is no duplicate)
+  const atMostOnce = (id: string, got: readonly CheckCopy[], allowed: number) => {
+    const plainExtra = got.filter((c) => !c.to?.length).length - 1;
+    const top = mostCopiedRecipient(got);
+    const rcptExtra = (top?.n ?? 0) - 1;
+    if (top && rcptExtra > allowed) {
+      r.recipientDuplicated++;
+      note('recipientDuplicated', `${id} (${top.recipient} x${top.n})`);
+    }
+    if (plainExtra > allowed || rcptExtra > allowed) {
+      r.duplicated++;
+      note('duplicated', id);
+    } else if (plainExtra > 0 || rcptExtra > 0) {
+      r.uncertain++;
+    }
   };
 
   const ids = new Set([...accepted, ...rows.keys()]);
@@ -121,10 +188,7 @@ export function check(input: CheckInput): CheckResult {
       r.missingRows++;
       note('lost', id);
       // a copy of a mail without a row still counts against at-most-once
-      if (got.length > 1) {
-        r.duplicated++;
-        note('duplicated', id);
-      }
+      atMostOnce(id, got, 0);
       continue;
     }
     r.rows++;
@@ -142,13 +206,11 @@ export function check(input: CheckInput): CheckResult {
       note('consumedWithoutMail', id);
     }
     if (status === Status.dead && got.length > 0) r.deadWithMail++;
-    const extra = got.length - 1;
-    if (extra > uncertainCount) {
-      r.duplicated++;
-      note('duplicated', id);
-    } else if (extra > 0) {
-      r.uncertain++;
+    if (status === Status.dead && input.tried && got.length === 0 && !input.tried.has(id) && !PUBLISH_KINDS.has(failureKind(row.last_error) ?? '')) {
+      r.deadNeverTried++;
+      note('deadNeverTried', `${id} (${failureKind(row.last_error) ?? 'unknown kind'})`);
     }
+    atMostOnce(id, got, uncertainCount);
     const mids = new Set(got.map((c) => c.messageId));
     if (got.length > 0 && (mids.size > 1 || !got[0]!.messageId?.startsWith(`<${id}@`))) {
       r.messageIdMismatch++;
@@ -156,7 +218,7 @@ export function check(input: CheckInput): CheckResult {
     }
   }
   r.lost = r.missingRows + r.pending;
-  r.ok = r.lost === 0 && r.duplicated === 0 && r.consumedWithoutMail === 0 && r.unexpectedMail === 0 && r.messageIdMismatch === 0;
+  r.ok = r.lost === 0 && r.duplicated === 0 && r.recipientDuplicated === 0 && r.deadNeverTried === 0 && r.consumedWithoutMail === 0 && r.unexpectedMail === 0 && r.messageIdMismatch === 0;
   return r;
 }
 
@@ -165,6 +227,8 @@ export function formatLine(scenario: string, r: CheckResult, ms: number): string
   const extras: string[] = [];
   if (r.rows > r.accepted) extras.push(`unanswered-rows=${r.rows - r.accepted}`);
   if (r.uncertainSends) extras.push(`uncertain-sends=${r.uncertainSends}`);
+  if (r.recipientDuplicated) extras.push(`recipient-duplicated=${r.recipientDuplicated}`);
+  if (r.deadNeverTried) extras.push(`dead-never-tried=${r.deadNeverTried}`);
   if (r.consumedWithoutMail) extras.push(`consumed-without-mail=${r.consumedWithoutMail}`);
   if (r.unexpectedMail) extras.push(`unexpected-mail=${r.unexpectedMail}`);
   if (r.messageIdMismatch) extras.push(`message-id-mismatch=${r.messageIdMismatch}`);

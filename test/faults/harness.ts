@@ -149,7 +149,7 @@ export const createDbOn = (serverUrl: string): Promise<TestDb> => createTestDb(s
 
 /** The rows to check: the given msgIds, or the whole table (a scenario's own database). */
 export async function readRows(pool: Pool, ids?: readonly string[]): Promise<CheckRow[]> {
-  const cols = 'SELECT msg_id, status, try_count, uncertain_count FROM msg_log';
+  const cols = 'SELECT msg_id, status, try_count, uncertain_count, last_error FROM msg_log';
   if (!ids) return pool.query<CheckRow[]>(cols);
   const out: CheckRow[] = [];
   for (let i = 0; i < ids.length; i += 500) {
@@ -211,6 +211,9 @@ export interface FinishInput {
   onlyIds?: readonly string[];
   /** extra wait once settled, for any late duplicate still in a queue */
   quietMs?: number;
+  /** msgIds whose mail reached the relay's RCPT or DATA (e.g. `() => sink.triedMsgIds()`), or a function giving them once
+   *  settled; when given, the checker flags dead rows that were never tried (deadNeverTried) */
+  tried?: ReadonlySet<string> | (() => ReadonlySet<string>);
 }
 
 /** One scenario: its name, its fault, its own checks; `finish` runs the checker and records the figures. */
@@ -237,7 +240,8 @@ export class ScenarioRun {
     await sleep(input.quietMs ?? 1000);
     const rows = await readRows(input.pool, input.onlyIds);
     const sink = typeof input.sink === 'function' ? input.sink() : input.sink;
-    return check({ accepted: input.accepted, sink, rows });
+    const tried = typeof input.tried === 'function' ? input.tried() : input.tried;
+    return check({ accepted: input.accepted, sink, rows, ...(tried ? { tried } : {}) });
   }
 
   /** settle(), then record the figures. */
@@ -263,6 +267,8 @@ export function assertScenario(record: ScenarioRecord): void {
   const r = record.result;
   if (r.lost) problems.push(`lost ${r.lost} (missing rows ${r.missingRows}, not final ${r.pending}; e.g. ${r.examples.lost.join(', ')})`);
   if (r.duplicated) problems.push(`duplicated ${r.duplicated} (e.g. ${r.examples.duplicated.join(', ')})`);
+  if (r.recipientDuplicated) problems.push(`recipient duplicated ${r.recipientDuplicated} (e.g. ${r.examples.recipientDuplicated.join(', ')})`);
+  if (r.deadNeverTried) problems.push(`dead never tried ${r.deadNeverTried} (e.g. ${r.examples.deadNeverTried.join(', ')})`);
   if (r.consumedWithoutMail) problems.push(`consumed without mail ${r.consumedWithoutMail} (e.g. ${r.examples.consumedWithoutMail.join(', ')})`);
   if (r.unexpectedMail) problems.push(`unexpected mail ${r.unexpectedMail}`);
   if (r.messageIdMismatch) problems.push(`Message-ID mismatch ${r.messageIdMismatch}`);

@@ -53,6 +53,7 @@ export const FAST: Record<string, string> = {
   REDELIVERY_CRON: '*/1 * * * * *',
   CONFIRM_TIMEOUT_MS: '2000',
   PUBLISH_GRACE_MS: '3000',
+  MAX_TRIES: '3',
   BACKOFF_BASE_MS: '200',
   BACKOFF_MAX_MS: '1000',
   CONSUME_DEADLINE_MS: '60000',

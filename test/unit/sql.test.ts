@@ -5,18 +5,12 @@ import { MS, SQL } from '../../src/store/sql';
 /** Every statement in SQL, with the builders called for a few ids and both guards. */
 const STATEMENTS: [string, string][] = Object.entries(SQL).flatMap(([name, value]): [string, string][] => {
   if (typeof value === 'string') return [[name, value]];
-  if (name === 'recordFailure') {
-    const build = value as (guard: 'publisher' | 'listener') => string;
-    return [
-      ['recordFailure(publisher)', build('publisher')],
-      ['recordFailure(listener)', build('listener')],
-    ];
-  }
   if (name === 'claim') {
-    const build = value as (takeOverExpired: boolean) => string;
+    const build = value as (takeOverExpired: boolean, n?: number, perRecipient?: boolean) => string;
     return [
       ['claim(takeOver)', build(true)],
       ['claim(free only)', build(false)],
+      ['claim(per recipient)', build(true, 1, true)],
     ];
   }
   const build = value as (n: number) => string;
@@ -26,7 +20,8 @@ const STATEMENTS: [string, string][] = Object.entries(SQL).flatMap(([name, value
   ];
 });
 
-const UPDATES = STATEMENTS.filter(([, sql]) => /^\s*(UPDATE|DELETE)\b/i.test(sql));
+// Every change of msg_log names its rows; the one exception ends the claims of a listener thread that died, by owner.
+const UPDATES = STATEMENTS.filter(([name, sql]) => /^\s*(UPDATE|DELETE)\b/i.test(sql) && /\bmsg_log\b/.test(sql) && name !== 'expireClaimsOf');
 
 /** The text after the last WHERE: the guard of an UPDATE. */
 const whereOf = (sql: string) => {
@@ -46,7 +41,7 @@ const placeholders = (sql: string) => (sql.match(/\?/g) ?? []).length;
 describe('SQL', () => {
   test('the statement list covers the updates this product runs', () => {
     expect(UPDATES.map(([name]) => name)).toEqual(
-      expect.arrayContaining(['markDelivered(1)', 'recordFailure(listener)', 'claim(takeOver)', 'claim(free only)', 'markConsumed(3)', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry']),
+      expect.arrayContaining(['markDelivered(1)', 'recordSend', 'recordPublishFailure', 'claim(takeOver)', 'claim(free only)', 'markConsumed(3)', 'markRepublishing(3)', 'markDeadByJob(3)', 'manualRetry', 'releaseClaims(3)', 'extendLeases(3)']),
     );
   });
 
@@ -55,28 +50,44 @@ describe('SQL', () => {
     expect(whereOf(sql)).toMatch(/\bmsg_id\s*(=|IN)/);
   });
 
-  test('no statement deletes rows: a mail in msg_log is never lost', () => {
-    for (const [, sql] of STATEMENTS) expect(sql).not.toMatch(/^\s*(DELETE|TRUNCATE)\b/i);
+  test('no statement deletes from msg_log, msg_event or msg_recipient: a mail and its history are never lost', () => {
+    for (const [, sql] of STATEMENTS) expect(sql).not.toMatch(/^\s*(DELETE|TRUNCATE)\b[\s\S]*\b(msg_log|msg_event|msg_recipient)\b/i);
   });
 
-  test('recordFailure for the listener guards on its own lease_owner and on the try_count it saw', () => {
-    const where = whereOf(SQL.recordFailure('listener'));
+  test('recordSend, the listener\'s outcome, guards on its own lease_owner and on the try_count it saw', () => {
+    const where = whereOf(SQL.recordSend);
     expect(where).toMatch(/\blease_owner = \?/);
     expect(where).toMatch(/\btry_count = \?/);
     expect(where).toMatch(/\bmsg_id = \?/);
     expect(statusInList(where)?.sort()).toEqual([...PENDING].sort());
+    expect(placeholders(SQL.recordSend)).toBe(10);
   });
 
-  test('recordFailure for the publisher guards on try_count and on status sending only', () => {
-    const where = whereOf(SQL.recordFailure('publisher'));
+  test('a publish failure guards on try_count and status sending, and leaves alone a row a listener holds', () => {
+    const where = whereOf(SQL.recordPublishFailure);
     expect(where).toMatch(/\btry_count = \?/);
     expect(where).toMatch(new RegExp(`\\bstatus = ${Status.sending}\\b`));
-    expect(where).not.toMatch(/lease_owner/);
+    expect(where).toMatch(/lease_until IS NULL OR lease_until <= UTC_TIMESTAMP\(3\)/);
+    expect(placeholders(SQL.recordPublishFailure)).toBe(7);
   });
 
-  test('recordFailure takes one more argument for the listener (its lease owner) than for the publisher', () => {
-    expect(placeholders(SQL.recordFailure('publisher'))).toBe(8);
-    expect(placeholders(SQL.recordFailure('listener'))).toBe(9);
+  test('releasing and renewing claims touch only the rows this owner holds, and count no try', () => {
+    for (const sql of [SQL.releaseClaims(2), SQL.extendLeases(2)]) {
+      expect(whereOf(sql)).toMatch(/\blease_owner = \?/);
+      expect(sql).not.toMatch(/try_count|uncertain_count/);
+    }
+  });
+
+  test('a recipient accepted (1) or bounced (3) keeps its state whatever a later send reports, and state is assigned last', () => {
+    const sql = SQL.upsertRecipients(2);
+    const update = sql.slice(sql.indexOf('ON DUPLICATE KEY UPDATE'));
+    expect(update).toMatch(/state = IF\(state IN \(1, 3\), state, VALUES\(state\)\)\s*$/);
+    expect(placeholders(sql)).toBe(8);
+  });
+
+  test('a mail whose recipients have their own outcomes is claimed only by the per-recipient claim', () => {
+    expect(SQL.claim(true, 2)).toMatch(/rcpt_state = 0/);
+    expect(SQL.claim(true, 1, true)).toMatch(/rcpt_state = 1/);
   });
 
   test('markConsumed matches exactly the PENDING codes, so it can never match consumed (3) or dead (5)', () => {

@@ -1,0 +1,196 @@
+// The SMTP mailer: SMTP_POOL_SIZE lanes, each with at most one connection (nodemailer's SMTPConnection), kept open
+// between mails. A lane sends one mail at a time, so whoever holds a lane is the one sending: there is no queue in
+// front of the relay where a claimed mail could wait. The lane knows how far a transaction got (envelope answered,
+// content started), which is what tells a relay that is down from a mail that was refused from an unknown outcome.
+import { Readable } from 'node:stream';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { scrubError, secretsOfUrl } from '../core/secrets';
+import { failureOutcome, successOutcome, type SendOutcome, type SendProgress, type SmtpErrorLike } from '../core/smtp-outcome';
+import { messageIdFor, smtpConnectionOptions, type ConnectionSettings, type Lane, type Mailer, type OutgoingMail, type SmtpOptions } from './mailer';
+import { buildPlainMail, formatFrom } from './mime';
+
+/** A lane's connection unused this long is closed: relays drop idle sessions anyway, and an idle one holds a slot of theirs. */
+export const LANE_IDLE_MS = 10_000;
+
+export class SmtpMailer implements Mailer {
+  readonly size: number;
+  private readonly free: SmtpLane[] = [];
+  private readonly waiting: { resolve: (l: Lane) => void; reject: (e: Error) => void }[] = [];
+  private readonly lanes: SmtpLane[] = [];
+  private closed = false;
+  readonly settings: ConnectionSettings;
+  readonly secrets: string[];
+  readonly from: { header: string; address: string; raw: string };
+
+  constructor(options: SmtpOptions) {
+    this.size = options.poolSize;
+    this.settings = smtpConnectionOptions(options);
+    this.secrets = secretsOfUrl(options.url);
+    this.from = { ...formatFrom(options.from), raw: options.from };
+    for (let i = 0; i < this.size; i++) this.lanes.push(new SmtpLane(this));
+    this.free.push(...this.lanes);
+  }
+
+  acquire(signal?: AbortSignal): Promise<Lane> {
+    if (this.closed) return Promise.reject(new Error('the mailer is closed'));
+    if (signal?.aborted) return Promise.reject(new Error('no longer waiting for a lane'));
+    const lane = this.free.pop();
+    if (lane) return Promise.resolve(lane.take());
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (l: Lane) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(l);
+        },
+        reject,
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new Error('no longer waiting for a lane'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** @internal a lane's release */
+  giveBack(lane: SmtpLane): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve(lane.take());
+    else this.free.push(lane);
+  }
+
+  async verify(): Promise<void> {
+    const conn = await openConnection(this.settings).catch((err: unknown) => {
+      throw scrubError(err, this.secrets);
+    });
+    conn.quit();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('the mailer is closed'));
+    for (const lane of this.lanes) lane.drop();
+  }
+}
+
+/** Connects, greets and logs in; resolves with a connection ready for MAIL FROM. */
+function openConnection(settings: ConnectionSettings): Promise<SMTPConnection> {
+  const conn = new SMTPConnection(settings.connection);
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => {
+      conn.close();
+      reject(err);
+    };
+    conn.once('error', fail);
+    conn.connect(() => {
+      const ready = () => {
+        conn.removeListener('error', fail);
+        resolve(conn);
+      };
+      if (!settings.auth) return ready();
+      conn.login(settings.auth, (err) => (err ? fail(err) : ready()));
+    });
+  });
+}
+
+class SmtpLane implements Lane {
+  private conn: SMTPConnection | null = null;
+  private idle: NodeJS.Timeout | null = null;
+  private held = false;
+
+  constructor(private readonly mailer: SmtpMailer) {}
+
+  take(): this {
+    this.held = true;
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+    return this;
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    if (this.conn) this.idle = setTimeout(() => this.drop(), LANE_IDLE_MS).unref();
+    this.mailer.giveBack(this);
+  }
+
+  async send(mail: OutgoingMail, beforeContent?: () => boolean): Promise<SendOutcome> {
+    const reused = this.conn !== null;
+    const outcome = await this.attempt(mail, beforeContent);
+    // A kept connection the relay closed meanwhile fails before anything was sent: once more on a new one.
+    if (outcome.kind === 'relay-down' && reused) return this.attempt(mail, beforeContent);
+    return outcome;
+  }
+
+  private async attempt(mail: OutgoingMail, beforeContent?: () => boolean): Promise<SendOutcome> {
+    const progress: SendProgress = { envelope: null, contentStarted: false };
+    let conn: SMTPConnection;
+    try {
+      conn = await this.connection();
+    } catch (err) {
+      return failureOutcome(scrubError(err, this.mailer.secrets) as SmtpErrorLike, mail.envelopeTo, progress);
+    }
+    const { from } = this.mailer;
+    const raw = buildPlainMail({ fromHeader: from.header, to: mail.to, subject: mail.subject, text: mail.text, messageId: messageIdFor(mail.msgId, from.raw), msgId: mail.msgId });
+    let gaveUp = false;
+    let started = false;
+    // Read only once the server has answered DATA with 354: the moment the content starts to go out.
+    const content = new Readable({
+      read() {
+        if (started) return;
+        started = true;
+        progress.envelope = envelopeOf(conn);
+        if (beforeContent && !beforeContent()) {
+          gaveUp = true;
+          this.destroy(new Error('the claim is no longer held'));
+          return;
+        }
+        progress.contentStarted = true;
+        this.push(raw);
+        this.push(null);
+      },
+    });
+    return new Promise<SendOutcome>((resolve) => {
+      conn.send({ from: from.address, to: [...mail.envelopeTo] }, content, (err, info) => {
+        if (!err && info) return resolve(successOutcome(info));
+        // After any failure the session's state is unclear (a transaction half done): the connection is not reused.
+        this.drop();
+        if (gaveUp) return resolve({ kind: 'not-sent', reason: 'the claim was no longer held before the content went out' });
+        resolve(failureOutcome(scrubError(err, this.mailer.secrets) as SmtpErrorLike, mail.envelopeTo, progress));
+      });
+    });
+  }
+
+  private async connection(): Promise<SMTPConnection> {
+    if (this.conn) return this.conn;
+    const conn = await openConnection(this.mailer.settings);
+    // From here on errors reach the send in flight through its callback; the events only retire the connection.
+    conn.on('error', () => this.forget(conn));
+    conn.once('end', () => this.forget(conn));
+    this.conn = conn;
+    return conn;
+  }
+
+  private forget(conn: SMTPConnection): void {
+    if (this.conn === conn) this.conn = null;
+  }
+
+  drop(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+    const conn = this.conn;
+    this.conn = null;
+    conn?.close();
+  }
+}
+
+/**
+ * The envelope's answers as nodemailer keeps them while the content is sent (its public result only comes at the
+ * end, and an error after the content carries none). Read, never written; test/integration/smtp-lanes pins it.
+ */
+function envelopeOf(conn: SMTPConnection): SendProgress['envelope'] {
+  const env = (conn as unknown as { _envelope?: { accepted?: string[]; rejectedErrors?: SmtpErrorLike[] } })._envelope;
+  return env?.accepted ? { accepted: [...env.accepted], rejectedErrors: [...(env.rejectedErrors ?? [])] } : null;
+}

@@ -1,0 +1,125 @@
+// The listener role: consumes the mail queue and sends over SMTP lanes, pausing while the relay is down.
+// Built from the configuration and the shared infrastructure; start, ready, stop.
+import type { Publisher } from '../broker/publisher';
+import { AmqpConnection } from '../broker/amqp-connection';
+import type { TopologyNames } from '../broker/topology';
+import type { Config } from '../config';
+import type { RetryPolicy } from '../core/retry';
+import type { Logger } from '../logger';
+import type { Mailer } from '../mail/mailer';
+import { SmtpMailer } from '../mail/smtp-lanes';
+import { QueueConsumer } from '../listener/consumer';
+import { LeaseKeeper } from '../listener/leases';
+import { MailListener } from '../listener/mail-listener';
+import { RelayCircuit } from '../listener/relay-circuit';
+import { YieldGate } from '../listener/yield-gate';
+import type { Metrics } from '../observability/metrics';
+import { CachedCheck } from '../observability/cached-check';
+import type { MsgLogRepo } from '../store/msg-log-repo';
+import type { RelayRepo } from '../store/relay-repo';
+
+export interface ListenerRoleDeps {
+  config: Config;
+  repo: MsgLogRepo;
+  relay: RelayRepo;
+  publisher: Publisher;
+  topology: TopologyNames;
+  retry: RetryPolicy;
+  instanceId: string;
+  logger: Logger;
+  metrics: Metrics;
+  apiBusy: () => boolean;
+  smtpUrl: () => Promise<string>;
+  /** a mailer of the caller's (tests); otherwise SMTP lanes to SMTP_URL */
+  mailer?: Mailer;
+}
+
+/** /ready asks the relay at most this often (a probe is a connection and a greeting). */
+const SMTP_CHECK_TTL_MS = 5_000;
+/** A delivery the database could not take goes back to the queue after this pause, so an outage is not a hot loop. */
+const RETRY_LATER_MS = 2_000;
+/** While the API is busy, waiting deliveries look this often whether it still is (src/listener/yield-gate.ts). */
+const YIELD_POLL_MS = 5;
+/** On stop, the sends in hand get the SMTP timeout (their last reply) and this much more to record their outcome. */
+const STOP_EXTRA_MS = 5_000;
+
+export class ListenerRole {
+  readonly listener: MailListener;
+  readonly circuit: RelayCircuit;
+  readonly smtpCheck: CachedCheck;
+  private readonly leases: LeaseKeeper;
+  private readonly consumer: QueueConsumer;
+  private readonly connection: AmqpConnection;
+
+  private constructor(
+    private readonly deps: ListenerRoleDeps,
+    private readonly mailer: Mailer,
+  ) {
+    const c = deps.config;
+    const log = deps.logger;
+    this.smtpCheck = new CachedCheck(() => mailer.verify(), { ttlMs: SMTP_CHECK_TTL_MS, timeoutMs: Math.min(c.SMTP_TIMEOUT_MS, 5_000) });
+    this.circuit = new RelayCircuit({ probe: () => mailer.verify() });
+    // The content's reply must come within the SMTP timeout: a send starts its content only with that much lease left.
+    this.leases = new LeaseKeeper({ repo: deps.repo, timing: { leaseMs: c.LEASE_MS, marginMs: c.SMTP_TIMEOUT_MS }, logger: log });
+    this.listener = new MailListener({
+      repo: deps.repo,
+      mailer,
+      leases: this.leases,
+      circuit: this.circuit,
+      park: async (body, msgId, reason) => (await deps.publisher.park(deps.topology, { body, msgId }, reason)).ok,
+      retry: deps.retry,
+      instanceId: deps.instanceId,
+      uncertainPolicy: c.UNCERTAIN_POLICY,
+      devFaults: c.DEV_FAULTS,
+      logger: log,
+    });
+    this.listener.on('sent', (r) => deps.metrics.observeSend(r));
+    this.connection = new AmqpConnection(c.AMQP_URL, 'consumer', log);
+    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: deps.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: YIELD_POLL_MS }) : undefined;
+    this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: RETRY_LATER_MS, logger: log, gate });
+    const report = (down: boolean, failure: Parameters<RelayRepo['report']>[2]) =>
+      (down ? deps.relay.report(deps.instanceId, true, failure) : deps.relay.forget(deps.instanceId)).catch((err: Error) => log.warn({ err: err.message }, 'could not record the relay state'));
+    this.circuit.on('open', (failure) => {
+      log.error({ failure }, 'SMTP relay down: taking no mails until it answers (they wait in RabbitMQ; no try is counted)');
+      void this.consumer.pause();
+      void report(true, failure);
+    });
+    this.circuit.on('probe', (failure, retryInMs) => {
+      log.warn({ failure, retryInMs }, 'SMTP relay still down');
+      void report(true, failure);
+    });
+    this.circuit.on('close', (downMs) => {
+      log.info({ downMs }, 'SMTP relay answers again: taking mails');
+      void report(false, null);
+      void this.consumer.resume();
+    });
+  }
+
+  static async create(deps: ListenerRoleDeps): Promise<ListenerRole> {
+    const c = deps.config;
+    const mailer = deps.mailer ?? new SmtpMailer({ url: await deps.smtpUrl(), from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
+    return new ListenerRole(deps, mailer);
+  }
+
+  async start(): Promise<void> {
+    this.leases.start();
+    await this.connection.start();
+  }
+
+  /** Attached to the queue, or deliberately paused because the relay is down. */
+  get ready(): boolean {
+    return this.consumer.isSubscribed || (!this.circuit.isClosed && this.consumer.isAttached);
+  }
+
+  /** Takes no new mail at once; finishes the sends in hand within the SMTP timeout and a margin; releases the rest. */
+  async stop(): Promise<void> {
+    this.listener.beginStop();
+    await this.consumer.stop(this.deps.config.SMTP_TIMEOUT_MS + STOP_EXTRA_MS);
+    await this.listener.close();
+    await this.leases.stop();
+    this.circuit.stop();
+    await this.deps.relay.forget(this.deps.instanceId).catch(() => undefined);
+    await this.connection.close();
+    await this.mailer.close();
+  }
+}
