@@ -232,6 +232,7 @@ export class MailDispatchApp {
       maxTries: this.config.MAX_TRIES,
       devFaults: this.config.DEV_FAULTS,
       readiness: () => this.readiness(),
+      relay: () => this.relay.state(),
       logger: this.logger,
       apiLoad: this.apiLoad,
       ops: {

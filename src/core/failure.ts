@@ -43,6 +43,7 @@ export const isPublishSide = (f: Failure): boolean => PUBLISH_SIDE.has(f.kind);
 
 /** last_error is VARCHAR(1000): the detail is cut so the JSON always fits. */
 const MAX_DETAIL = 300;
+const MAX_STORED = 1000;
 
 export function encodeFailure(f: Failure): string {
   const out: Failure = { kind: f.kind };
@@ -51,7 +52,13 @@ export function encodeFailure(f: Failure): string {
   if (f.recipient) out.recipient = f.recipient.slice(0, 254);
   if (f.command) out.command = f.command.slice(0, 20);
   if (f.detail) out.detail = f.detail.replace(/\s+/g, ' ').trim().slice(0, MAX_DETAIL);
-  return JSON.stringify(out);
+  let json = JSON.stringify(out);
+  // Characters JSON escapes (control characters) take six each: cut the detail until the record fits.
+  while (json.length > MAX_STORED && out.detail) {
+    out.detail = out.detail.slice(0, Math.floor(out.detail.length / 2));
+    json = JSON.stringify(out);
+  }
+  return json;
 }
 
 /** Reads last_error. Rows written before failures were data hold plain text: it becomes the detail of an `other`. */
@@ -60,7 +67,7 @@ export function decodeFailure(stored: string | null | undefined): Failure | null
   if (stored.startsWith('{')) {
     try {
       const f = JSON.parse(stored) as Failure;
-      if (typeof f.kind === 'string' && f.kind in FAILURE_KINDS) return f;
+      if (typeof f.kind === 'string' && Object.hasOwn(FAILURE_KINDS, f.kind)) return f;
     } catch {
       // not ours: fall through
     }
@@ -68,9 +75,9 @@ export function decodeFailure(stored: string | null | undefined): Failure | null
   return { kind: 'other', detail: stored.slice(0, MAX_DETAIL) };
 }
 
-/** The enhanced status code at the start of a reply's text ("4.2.0 Greylisted" → "4.2.0"). */
+/** The enhanced status code at the start of a reply's text, after any reply code ("450 4.2.0 Greylisted" → "4.2.0"). */
 export function enhancedCodeOf(reply: string | undefined): string | undefined {
-  return reply ? /(?:^|\s)([245]\.\d{1,3}\.\d{1,3})(?=\s|$)/.exec(reply)?.[1] : undefined;
+  return reply ? /^(?:\d{3}[ -])?([245]\.\d{1,3}\.\d{1,3})(?=\s|$)/.exec(reply.trim())?.[1] : undefined;
 }
 
 /** A short phrase for people, e.g. "SMTP answered 450 4.2.0 for b@example.org". */
@@ -79,6 +86,7 @@ export function failurePhrase(f: Failure): string {
     const who = f.recipient ? ` for ${f.recipient}` : '';
     return `SMTP answered ${f.code}${f.enhanced ? ` ${f.enhanced}` : ''}${who}`;
   }
+  if (f.kind === 'relay-down' && f.code) return `the SMTP relay refused the session (${f.code}${f.enhanced ? ` ${f.enhanced}` : ''}${f.command ? ` at ${f.command}` : ''})`;
   if (f.kind === 'relay-down' && f.detail) return `${FAILURE_KINDS['relay-down']} (${f.detail})`;
   if (f.kind === 'other' && f.detail) return `it failed (${f.detail.slice(0, 120)})`;
   if (f.kind === 'publish-error' && f.detail) return `${FAILURE_KINDS['publish-error']} (${f.detail.slice(0, 80)})`;

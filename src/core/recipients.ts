@@ -74,9 +74,9 @@ export function decideSend(
   }
   // Someone is still pending (deferred, or a send that reached nobody): a counted try, then backoff or dead.
   const outcome = decideFailure(tryCountBefore, Status.consume_failed, policy);
+  // At the last try the row is dead with the failure that ended it (the try count says the tries ran out).
   const failure = failing?.failure ?? bounced?.failure ?? null;
-  const exhausted: Failure | null = outcome.status === Status.dead && failure ? { ...failure, kind: 'tries-exhausted', detail: failure.detail } : failure;
-  return { status: outcome.status, tryCount: outcome.tryCount, delayMs: outcome.delayMs, failure: exhausted, changed, perRecipient };
+  return { status: outcome.status, tryCount: outcome.tryCount, delayMs: outcome.delayMs, failure, changed, perRecipient };
 }
 
 /** The recipients a send goes to: those not final yet, in the mail's order. */

@@ -57,7 +57,7 @@ export function replyFailure(e: SmtpErrorLike, recipient?: string): Failure {
   return {
     kind: code !== undefined && code >= 500 ? 'smtp-permanent' : 'smtp-transient',
     code,
-    enhanced: enhancedCodeOf(text.replace(/^\d{3}[ -]/, '')),
+    enhanced: enhancedCodeOf(text),
     recipient,
     command: e.command,
     detail: text,
@@ -104,7 +104,7 @@ export function failureOutcome(err: SmtpErrorLike, recipients: readonly string[]
   }
   // DATA refused after some recipients were accepted (e.g. 554 no valid recipients, 451 local error).
   if (err.command === 'DATA' && code !== undefined) return all(replyFailure(err));
-  if (err.command === 'MAIL FROM' && code !== undefined && MAIL_FROM_MAILS_FAULT(code, enhancedCodeOf(reply(err).replace(/^\d{3}[ -]/, '')))) {
+  if (err.command === 'MAIL FROM' && code !== undefined && MAIL_FROM_MAILS_FAULT(code, enhancedCodeOf(reply(err)))) {
     return all(replyFailure(err));
   }
   // Refused by nodemailer itself before talking to the server: the mail can never be sent as it is.
@@ -122,7 +122,7 @@ export function relayFailure(err: SmtpErrorLike): Failure {
   return {
     kind: 'relay-down',
     code,
-    enhanced: code ? enhancedCodeOf(reply(err).replace(/^\d{3}[ -]/, '')) : undefined,
+    enhanced: code ? enhancedCodeOf(reply(err)) : undefined,
     command: err.command,
     detail: `${err.originalCode ?? err.code ?? 'error'}: ${reply(err)}`.slice(0, 200),
   };

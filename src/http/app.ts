@@ -8,6 +8,7 @@ import type { MailService } from '../services/mail-service';
 import type { Prisma } from '../store/prisma';
 import { createDashboardRouter, createPublicRouter, httpMetrics, type DashboardDeps } from './dashboard/routes';
 import { toMailView } from './mail-view';
+import type { RelayState } from '../store/relay-repo';
 import { notFound, problemHandler } from './problem';
 import type { HttpSecurity } from './security';
 import { acceptMail, withSendHotPath } from './send-endpoint';
@@ -18,8 +19,10 @@ export interface HttpDeps {
   maxRecipients: number;
   maxTries: number;
   devFaults: boolean;
-  /** database and broker reachable */
+  /** database, broker and SMTP reachable */
   readiness: () => Promise<Record<string, boolean>>;
+  /** the relay as the listeners see it: down since when, and why */
+  relay?: () => Promise<RelayState>;
   logger: Logger;
   /** API keys, rate limits, JSON hardening, Idempotency-Key (src/http/security) */
   security: HttpSecurity;
@@ -53,8 +56,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.get('/ready', async (_req, res) => {
     const checks = await deps.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+    // Accepting mail needs the database and the broker. A relay that is down stops sending, not accepting: the mails
+    // wait in RabbitMQ, so an instance stays ready (a load balancer keeps sending it mail) and says the relay is down.
+    const ready = checks.database !== false && checks.broker !== false;
+    const relay = await deps.relay?.().catch(() => null);
+    const down = relay?.down ? { relay: { up: false, downSince: relay.since?.toISOString() ?? null, failure: relay.failure } } : {};
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks, ...down });
   });
 
   // Plain requests never get here in a server from createHttpServer (see send-endpoint.ts); the rest do.

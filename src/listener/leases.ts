@@ -74,7 +74,11 @@ export class LeaseKeeper {
     for (const [id, h] of this.held) byOwner.set(h.owner, [...(byOwner.get(h.owner) ?? []), id]);
     for (const [owner, ids] of byOwner) {
       const startedAt = this.now();
-      const n = await this.deps.repo.extendLeases(owner, ids);
+      // One owner's failure does not keep the others from being renewed.
+      const n = await this.deps.repo.extendLeases(owner, ids).catch((err: Error) => {
+        this.deps.logger.warn({ owner, err: err.message }, 'could not renew send leases; trying again');
+        return -1;
+      });
       // Outcomes recorded meanwhile left both lists. Any other shortfall means a claim was lost: then no deadline
       // moves, and a lost one runs out in holds() instead of sending on a lease someone else may hold.
       const still = ids.filter((id) => this.held.get(id)?.owner === owner);

@@ -84,7 +84,9 @@ function openConnection(settings: ConnectionSettings): Promise<SMTPConnection> {
       reject(err);
     };
     conn.once('error', fail);
-    conn.connect(() => {
+    // A connection closed before the greeting is reported through this callback, not as an 'error'.
+    conn.connect((err) => {
+      if (err) return fail(err);
       const ready = () => {
         conn.removeListener('error', fail);
         resolve(conn);
@@ -158,6 +160,8 @@ class SmtpLane implements Lane {
         // After any failure the session's state is unclear (a transaction half done): the connection is not reused.
         this.drop();
         if (gaveUp) return resolve({ kind: 'not-sent', reason: 'the claim was no longer held before the content went out' });
+        // DATA refused: the envelope's answers (who was refused at RCPT TO, and why) are still on the connection.
+        progress.envelope ??= envelopeOf(conn);
         resolve(failureOutcome(scrubError(err, this.mailer.secrets) as SmtpErrorLike, mail.envelopeTo, progress));
       });
     });

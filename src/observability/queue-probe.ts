@@ -88,7 +88,8 @@ export class QueueProbe {
   async close(): Promise<void> {
     const ch = this.channel;
     this.detach();
-    if (ch) await ch.close().catch(() => undefined);
+    // Bounded: on a blocked connection (a memory alarm) the close would wait for the alarm to clear.
+    if (ch) await withTimeout(ch.close(), TIMEOUT_MS).catch(() => undefined);
   }
 }
 

@@ -211,9 +211,11 @@ export class MsgLogRepo {
     return num(res.affectedRows) === 1;
   }
 
-  /** Claims several rows for one owner at once; answers, per id, whether this owner now holds it. */
+  /**
+   * Claims several rows for one owner at once; answers, per id, whether this owner now holds it. Asking again with the
+   * same owner is safe (a claim whose answer was lost): the rows it already holds are found, not claimed twice.
+   */
   async claimMany(ids: readonly string[], owner: string, takeOverExpired = true): Promise<boolean[]> {
-    if (ids.length === 1) return [await this.claim(ids[0]!, owner, takeOverExpired)];
     const leaseUs = this.timing.leaseMs * MS;
     const list = padded(ids);
     const res = await this.pool.execute(SQL.claim(takeOverExpired, list.length), [owner, leaseUs, leaseUs, ...list]);

@@ -32,7 +32,7 @@ async function bodiesOf(app: MailDispatchApp, ids: readonly string[]): Promise<{
 /** Counts how often the listener handled each message body. */
 function countHandled(app: MailDispatchApp): Map<string, number> {
   const seen = new Map<string, number>();
-  const listener = app.listener!;
+  const listener = app.listenerRole!.listener;
   const original = listener.handle.bind(listener);
   listener.handle = (body: Buffer) => {
     seen.set(body.toString(), (seen.get(body.toString()) ?? 0) + 1);

@@ -75,7 +75,7 @@ describe('the dashboard API and the transition history', () => {
     expect(kinds.filter((k) => k === 'smtp_failed')).toHaveLength(2);
     expect(kinds.filter((k) => k === 'republished')).toHaveLength(2);
     expect(kinds.at(-1)).toBe('dead');
-    expect(d.timeline.at(-1)).toMatchObject({ attempt: 3, error: expect.stringMatching(/^451/) });
+    expect(d.timeline.at(-1)).toMatchObject({ attempt: 3, error: expect.stringMatching(/^SMTP answered 451/), failure: { kind: 'smtp-transient', code: 451 } });
     expect(d.mail.why).toMatch(/^Dead after 3 of 3 tries: SMTP answered 451 at \d\d:\d\d:\d\d UTC\. A person can retry it\.$/);
   });
 

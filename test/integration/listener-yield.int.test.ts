@@ -6,30 +6,17 @@ import { connect } from 'amqplib';
 import type { MailDispatchApp } from '../../src/app';
 import { coalesceWrites } from '../../src/broker/amqp-connection';
 import { Status } from '../../src/core/status';
-import type { Mailer, OutgoingMail, SendResult } from '../../src/mail/mailer';
+import { FakeMailer } from '../support/fake-mailer';
 import { AMQP_URL, rowOf, startFixture, type Fixture } from '../support/services';
 import { sleep, waitFor } from '../support/wait';
 
-/** A mailer that takes 40 ms per mail and remembers how many sends ran at once. */
-class SlowMailer implements Mailer {
-  active = 0;
-  peak = 0;
-  sent = 0;
-  async send(mail: OutgoingMail): Promise<SendResult> {
-    this.active++;
-    this.peak = Math.max(this.peak, this.active);
-    await sleep(40);
-    this.active--;
-    this.sent++;
-    return { accepted: mail.to, rejected: [], response: '250 OK' };
-  }
-  async verify(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
 describe('the listener yields to a busy API', () => {
   let f: Fixture;
-  const mailer = new SlowMailer();
+  // 40 ms per mail, ten lanes: more than the two deliveries a busy API leaves the listener
+  const mailer = new FakeMailer(10, async (mail) => {
+    await sleep(40);
+    return { kind: 'done', response: '250 OK', recipients: mail.envelopeTo.map((recipient) => ({ recipient, state: 'accepted' as const })) };
+  });
 
   beforeAll(async () => {
     f = await startFixture({ API_BUSY_AT: '4', LISTENER_YIELD_CONCURRENCY: '2' }, { mailer });

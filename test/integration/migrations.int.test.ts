@@ -24,6 +24,7 @@ function expectedColumnType(f: DmmfField): string {
   if (!native && f.type === 'Int') return 'int(11)';
   if (!native && f.type === 'BigInt') return 'bigint(20)';
   if (native === 'UnsignedBigInt') return 'bigint(20) unsigned';
+  if (native === 'TinyInt') return 'tinyint(4)';
   if (!native && f.type === 'String') return 'varchar(191)';
   throw new Error(`no mapping for ${f.name}: ${f.type} ${native}`);
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { MailDispatchApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { Status } from '../../src/core/status';
-import { SmtpMailer } from '../../src/mail/mailer';
+import { SmtpMailer } from '../../src/mail/smtp-lanes';
 import { AMQP_URL, FAST, SERVER_DB_URL, createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
 import { KEY_A, KEY_B, SECURED, captureLogs, rawRequest } from '../support/security';
 import { waitFor } from '../support/wait';
@@ -126,30 +126,41 @@ describe('secrets in logs and answers of a running app', () => {
     await deleteTopology(topology);
   });
 
-  test('an SMTP login refused (with the password echoed by the server) is recorded and logged without the password', async () => {
+  test('an SMTP login refused (with the password echoed by the server) opens the relay circuit without the password anywhere, and costs the mail no try', async () => {
     const res = await rawRequest(app.url, { path: '/mail/send', headers: { 'content-type': 'application/json', 'x-api-key': KEY_A }, body: JSON.stringify({ subject: 's', content: 'c', tos: 'a@example.com' }) });
     expect(res.status).toBe(202);
     const { msgId } = res.body as { msgId: string };
-    const row = await waitFor('the failed send recorded', async () => {
-      const r = await rowOf(db.pool, msgId);
-      return r?.status === Status.consume_failed ? r : undefined;
+    // A refused login is the operator's to fix, not the mail's fault: the relay counts as down, the mail waits.
+    const relay = await waitFor('the relay reported down', async () => {
+      const state = await app.relay.state();
+      return state.down ? state : undefined;
     });
-    expect(row.last_error).toMatch(/authentication failed/i);
-    expect(row.last_error).toContain('***');
-    expectNoSecret(row.last_error!);
+    expect(relay.failure?.detail).toMatch(/535/);
+    expect(relay.failure?.detail).toContain('***');
+    expectNoSecret(JSON.stringify(relay));
+    const row = await rowOf(db.pool, msgId);
+    expect(row?.try_count).toBe(0);
+    expect(row?.status).not.toBe(Status.dead);
     const view = await rawRequest(app.url, { method: 'GET', path: `/mail/${msgId}`, headers: { authorization: `Bearer ${KEY_B}` } });
     expect(view.status).toBe(200);
-    expect(view.body.lastError).toMatch(/authentication failed/i);
     expectNoSecret(view.text);
+    expect(logs.text()).toMatch(/SMTP relay down/);
+    expectNoSecret(logs.text());
   });
 
-  test('SmtpMailer itself throws an error whose message holds no password', async () => {
+  test('the SMTP mailer reports a refused login, as a probe and as a send, with no password in it', async () => {
     const mailer = new SmtpMailer({ url: smtp.url('mailer', SMTP_PW), from: 'noreply@example.com', poolSize: 1, timeoutMs: 5_000 });
     try {
-      const err = await mailer.send({ msgId: '1', to: ['a@example.com'], subject: 's', text: 't' }).catch((e: Error) => e);
+      const err = await mailer.verify().catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
       expect(String((err as Error).message)).toMatch(/535/);
       expectNoSecret(JSON.stringify({ message: (err as Error).message, ...(err as object) }));
+      const lane = await mailer.acquire();
+      const outcome = await lane.send({ msgId: '1', to: ['a@example.com'], envelopeTo: ['a@example.com'], subject: 's', text: 't' });
+      lane.release();
+      expect(outcome.kind).toBe('relay-down');
+      expect(JSON.stringify(outcome)).toMatch(/535/);
+      expectNoSecret(JSON.stringify(outcome));
     } finally {
       await mailer.close();
     }

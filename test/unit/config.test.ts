@@ -49,9 +49,9 @@ describe('loadConfig defaults', () => {
       MAX_RECIPIENTS: 50,
       REDELIVERY_CRON: '*/10 * * * * *',
       REDELIVERY_BATCH: 500,
-      MAX_TRIES: 3,
-      BACKOFF_BASE_MS: 10_000,
-      BACKOFF_MAX_MS: 600_000,
+      MAX_TRIES: 8,
+      BACKOFF_BASE_MS: 30_000,
+      BACKOFF_MAX_MS: 3_600_000,
       BACKOFF_FACTOR: 2,
       BACKOFF_JITTER: 0.2,
       CONFIRM_TIMEOUT_MS: 10_000,
@@ -93,7 +93,7 @@ describe('loadConfig defaults', () => {
     expect(c.PORT).toBe(8080);
     expect(c.DATABASE_URL).toBe('mysql://root@127.0.0.1:3306/mail_dispatch');
     expect(c.AMQP_URL).toBe('amqp://guest:guest@127.0.0.1:5672');
-    expect(c.MAX_TRIES).toBe(3);
+    expect(c.MAX_TRIES).toBe(8);
     expect(c.DEV_FAULTS).toBe(false);
     expect(c.ROLES).toEqual(['api', 'listener', 'job']);
     expect(c.SMTP_URL).toBeUndefined();

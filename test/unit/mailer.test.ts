@@ -1,4 +1,4 @@
-import { messageIdFor, smtpTransportOptions, type SmtpOptions } from '../../src/mail/mailer';
+import { messageIdFor, smtpConnectionOptions, type SmtpOptions } from '../../src/mail/mailer';
 
 const base: SmtpOptions = { url: 'smtp://127.0.0.1:1025', from: 'noreply@example.com', poolSize: 4, timeoutMs: 15_000 };
 
@@ -24,67 +24,70 @@ describe('messageIdFor', () => {
   });
 });
 
-describe('smtpTransportOptions', () => {
+describe('smtpConnectionOptions', () => {
+  const conn = (url: string) => smtpConnectionOptions({ ...base, url }).connection;
+
   test('smtps:// is implicit TLS on port 465 by default', () => {
-    const o = smtpTransportOptions({ ...base, url: 'smtps://smtp.example.com' });
+    const o = conn('smtps://smtp.example.com');
     expect(o.secure).toBe(true);
     expect(o.port).toBe(465);
     expect(o.host).toBe('smtp.example.com');
   });
 
   test('smtp:// is not implicit TLS and uses the submission port 587 by default', () => {
-    const o = smtpTransportOptions({ ...base, url: 'smtp://smtp.example.com' });
+    const o = conn('smtp://smtp.example.com');
     expect(o.secure).toBe(false);
     expect(o.port).toBe(587);
   });
 
   test('an explicit port wins over the default', () => {
-    expect(smtpTransportOptions({ ...base, url: 'smtps://smtp.example.com:2465' }).port).toBe(2465);
-    expect(smtpTransportOptions(base).port).toBe(1025);
+    expect(conn('smtps://smtp.example.com:2465').port).toBe(2465);
+    expect(smtpConnectionOptions(base).connection.port).toBe(1025);
   });
 
-  test('user and password are percent-decoded', () => {
-    const o = smtpTransportOptions({ ...base, url: 'smtps://user%40example.com:p%40ss%3Aw%2Fo%20rd@smtp.example.com' });
+  test('user and password are percent-decoded, and kept out of the connection options', () => {
+    const o = smtpConnectionOptions({ ...base, url: 'smtps://user%40example.com:p%40ss%3Aw%2Fo%20rd@smtp.example.com' });
     expect(o.auth).toEqual({ user: 'user@example.com', pass: 'p@ss:w/o rd' });
+    expect(o.connection).not.toHaveProperty('auth');
+    expect(JSON.stringify(o.connection)).not.toContain('p@ss');
   });
 
   test('no user in the URL means no auth', () => {
-    expect(smtpTransportOptions(base).auth).toBeUndefined();
+    expect(smtpConnectionOptions(base).auth).toBeUndefined();
   });
 
-  test('the pool never re-queues a message: a lost connection surfaces as an error', () => {
-    const o = smtpTransportOptions(base);
-    expect(o.pool).toBe(true);
-    expect(o.maxRequeues).toBe(0);
-    expect(o.maxConnections).toBe(4);
-  });
-
-  test('the transport can neither read files nor fetch URLs', () => {
-    const o = smtpTransportOptions(base);
-    expect(o.disableFileAccess).toBe(true);
-    expect(o.disableUrlAccess).toBe(true);
+  test('the settings are only a connection and its login: no pool, no transport fields', () => {
+    const o = smtpConnectionOptions(base);
+    expect(Object.keys(o).sort()).toEqual(['auth', 'connection']);
+    for (const pooled of ['pool', 'maxConnections', 'maxMessages', 'maxRequeues']) expect(o.connection).not.toHaveProperty(pooled);
   });
 
   test('the timeout applies to connecting, greeting and the socket', () => {
-    const o = smtpTransportOptions(base);
+    const o = smtpConnectionOptions(base).connection;
     expect([o.connectionTimeout, o.greetingTimeout, o.socketTimeout]).toEqual([15_000, 15_000, 15_000]);
+    const p = smtpConnectionOptions({ ...base, timeoutMs: 2_500 }).connection;
+    expect([p.connectionTimeout, p.greetingTimeout, p.socketTimeout]).toEqual([2_500, 2_500, 2_500]);
   });
 
   test('ignoreTLS is off unless the URL asks for it with ?ignoreTLS=true', () => {
-    expect(smtpTransportOptions(base).ignoreTLS).toBe(false);
-    expect(smtpTransportOptions({ ...base, url: 'smtp://127.0.0.1:1025?ignoreTLS=true' }).ignoreTLS).toBe(true);
-    expect(smtpTransportOptions({ ...base, url: 'smtp://127.0.0.1:1025?ignoreTLS=1' }).ignoreTLS).toBe(false);
+    expect(smtpConnectionOptions(base).connection.ignoreTLS).toBe(false);
+    expect(conn('smtp://127.0.0.1:1025?ignoreTLS=true').ignoreTLS).toBe(true);
+    expect(conn('smtp://127.0.0.1:1025?ignoreTLS=1').ignoreTLS).toBe(false);
   });
 
   test('certificates are verified unless the URL says ?rejectUnauthorized=false', () => {
-    expect(smtpTransportOptions(base).tls.rejectUnauthorized).toBe(true);
-    expect(smtpTransportOptions({ ...base, url: 'smtps://smtp.example.com?rejectUnauthorized=false' }).tls.rejectUnauthorized).toBe(false);
+    expect(smtpConnectionOptions(base).connection.tls?.rejectUnauthorized).toBe(true);
+    expect(conn('smtps://smtp.example.com?rejectUnauthorized=false').tls?.rejectUnauthorized).toBe(false);
+  });
+
+  test('a host with only internal network interfaces (a loopback sink, a private relay) can still resolve the relay', () => {
+    expect(smtpConnectionOptions(base).connection.allowInternalNetworkInterfaces).toBe(true);
   });
 
   test('query parameters do not leak into host or auth', () => {
-    const o = smtpTransportOptions({ ...base, url: 'smtp://u:p@mail.local:25?ignoreTLS=true&rejectUnauthorized=false' });
-    expect(o.host).toBe('mail.local');
-    expect(o.port).toBe(25);
+    const o = smtpConnectionOptions({ ...base, url: 'smtp://u:p@mail.local:25?ignoreTLS=true&rejectUnauthorized=false' });
+    expect(o.connection.host).toBe('mail.local');
+    expect(o.connection.port).toBe(25);
     expect(o.auth).toEqual({ user: 'u', pass: 'p' });
   });
 });
