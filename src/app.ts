@@ -162,7 +162,7 @@ export class MailDispatchApp {
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });
     instrumentRepo(this.repo, this.metrics, this.logger);
     this.relay = new RelayRepo(this.pool);
-    this.stats = new StatsReader(this.pool);
+    this.stats = new StatsReader(this.pool, { relay: this.relay });
   }
 
   private async buildListener(): Promise<void> {
@@ -249,6 +249,11 @@ export class MailDispatchApp {
     });
     this.server.listen(this.config.PORT, this.config.HOST);
     await once(this.server, 'listening');
+  }
+
+  /** A listener thread dies as in a crash (the fault scenarios, DEV_FAULTS only: see main.ts). */
+  async killListenerThread(): Promise<boolean> {
+    return (await this.threads?.terminateOne()) ?? false;
   }
 
   /** True once the publisher's channel and, where this instance listens, its consumer are attached. */

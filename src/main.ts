@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Development only: SIGUSR2 kills a listener thread as a crash would, for the fault scenarios.
+  if (app.config.DEV_FAULTS) process.on('SIGUSR2', () => void app.killListenerThread().then((killed) => app.logger.warn({ killed }, 'DEV_FAULTS: a listener thread was killed')));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   try {

@@ -85,12 +85,13 @@ export function toMailView(row: MsgLogRecord, maxTries: number, stored: readonly
     routingKey: row.routingKey,
     subject,
     tos,
-    recipients: recipientsOf(row, tos, stored, failure),
+    recipients: recipientViews({ status: row.status, updateTime: row.updateTime, failure }, tos, stored),
   };
 }
 
 /** Stored outcomes where recipients parted ways; otherwise every recipient shares the mail's. */
-function recipientsOf(row: MsgLogRecord, tos: readonly string[], stored: readonly RecipientRecordRow[], failure: Failure | null): RecipientView[] {
+export function recipientViews(row: { status: number; updateTime: Date; failure: Failure | null }, tos: readonly string[], stored: readonly RecipientRecordRow[]): RecipientView[] {
+  const failure = row.failure;
   const byAddress = new Map(stored.map((r) => [r.recipient.toLowerCase(), r]));
   const dead = row.status === Status.dead;
   return tos.map((address) => {

@@ -74,6 +74,14 @@ export class ListenerThreads {
     });
   }
 
+  /** Ends one thread at once, as a crash would (DEV_FAULTS scenarios): it is noticed and started again. */
+  async terminateOne(): Promise<boolean> {
+    const w = [...this.workers][0];
+    if (!w) return false;
+    await w.terminate();
+    return true;
+  }
+
   /** Every thread's metrics, for the main thread's /metrics to add up; a thread that does not answer in 1 s is left out. */
   async collectMetrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]> {
     const answers = [...this.workers].map((w) => {

@@ -6,7 +6,9 @@
 //   the covering index idx_msg_event_at (at, from_status, to_status).
 // Times are read as epoch milliseconds computed by the database, so no time zone is ever involved.
 import { PENDING, Status, statusName, type StatusName } from '../core/status';
+import { failurePhrase } from '../core/failure';
 import type { Pool } from '../store/db';
+import type { RelayRepo } from '../store/relay-repo';
 
 export const EPOCH_MS = (col: string) => `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${col}) DIV 1000)`;
 
@@ -40,6 +42,8 @@ export interface Stats {
   /** when the consumed count was last counted exactly (it is refreshed less often on a big table) */
   consumedCountedAt: string;
   throughput: { bucketSeconds: number; windowSeconds: number; buckets: ThroughputBucket[] };
+  /** the SMTP relay as the listeners see it: up, or down since when and why (a phrase for people) */
+  relay: { up: boolean; downSince: string | null; why: string | null };
 }
 
 export interface StatsOptions {
@@ -47,6 +51,8 @@ export interface StatsOptions {
   windowMinutes?: number;
   /** the consumed count is re-counted after max(this, 20 x the time its last count took) */
   consumedMinIntervalMs?: number;
+  /** where the listeners report their relay (src/store/relay-repo.ts) */
+  relay?: Pick<RelayRepo, 'state'>;
 }
 
 const PENDING_LIST = PENDING.join(',');
@@ -64,6 +70,8 @@ export class StatsReader {
   private readonly windowBuckets: number;
   private readonly consumedMinIntervalMs: number;
 
+  private readonly relay: Pick<RelayRepo, 'state'> | null;
+
   constructor(
     private readonly pool: Pool,
     opts: StatsOptions = {},
@@ -71,6 +79,7 @@ export class StatsReader {
     this.bucketSeconds = opts.bucketSeconds ?? 10;
     this.windowBuckets = Math.ceil(((opts.windowMinutes ?? 15) * 60) / this.bucketSeconds);
     this.consumedMinIntervalMs = opts.consumedMinIntervalMs ?? 1_000;
+    this.relay = opts.relay ?? null;
   }
 
   /** The stats, read at most once per `maxAgeMs` however many callers ask (dashboards, SSE, scrapes). */
@@ -107,6 +116,7 @@ export class StatsReader {
       for (const r of active) counts[statusName(Number(r.status))] = Number(r.n);
       counts.consumed = this.consumed.n;
       const backlog = PENDING.reduce((sum: number, s) => sum + counts[statusName(s)], 0);
+      const relay = await this.relay?.state().catch(() => null);
       return {
         at: new Date(nowMs).toISOString(),
         counts,
@@ -116,6 +126,7 @@ export class StatsReader {
         oldestPending: oldest ? { msgId: String(oldest.msgId), createTime: new Date(Number(oldest.createMs)).toISOString(), ageSeconds: Math.max(0, (nowMs - Number(oldest.createMs)) / 1000) } : null,
         consumedCountedAt: this.consumed.countedAtIso,
         throughput: { bucketSeconds: this.bucketSeconds, windowSeconds: this.windowBuckets * this.bucketSeconds, buckets: this.bucketList(nowMs) },
+        relay: { up: !relay?.down, downSince: relay?.since?.toISOString() ?? null, why: relay?.failure ? failurePhrase(relay.failure) : null },
       };
     } finally {
       await conn.release();

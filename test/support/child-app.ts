@@ -54,6 +54,11 @@ export class ChildApp {
     }
   }
 
+  /** Sends a signal and does not wait (SIGUSR2: a DEV_FAULTS hook). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
   /** Sends a signal and waits for the process to exit; resolves with its exit code (null when killed). */
   async kill(signal: NodeJS.Signals = 'SIGKILL', waitMs = 70_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
     const child = this.child;

@@ -2,7 +2,9 @@
 // recipient), one mail with its history, and the dead rows a bulk retry takes. Plain SQL over the shared pool;
 // times come back as epoch milliseconds computed by the database, so no time zone is involved.
 import { explainMail, describeTimeline, type MsgEventRecord, type TimelineStep } from '../../core/explain';
+import { decodeFailure, failurePhrase, type Failure } from '../../core/failure';
 import { Status, statusName, type StatusName } from '../../core/status';
+import { recipientViews, type RecipientRecordRow, type RecipientView } from '../mail-view';
 import { EPOCH_MS } from '../../observability/stats';
 import type { Pool } from '../../store/db';
 
@@ -24,7 +26,10 @@ export interface MailRowView {
   updateTime: string;
   nextTryTime: string | null;
   leaseUntil: string | null;
+  /** the last failure in a sentence */
   lastError: string | null;
+  /** the last failure as data */
+  failure: Failure | null;
   /** where it stands and why it is not consumed yet, in one sentence */
   why: string;
 }
@@ -37,10 +42,11 @@ export interface MailPage {
 
 export interface MailDetail {
   mail: MailRowView;
+  recipients: RecipientView[];
   timeline: TimelineStep[];
 }
 
-const COLUMNS = `msg_id AS msgId, msg, status, try_count AS tryCount, last_error AS lastError,
+const COLUMNS = `msg_id AS msgId, msg, status, try_count AS tryCount, last_error AS lastError, rcpt_state AS rcptState,
   ${EPOCH_MS('create_time')} AS createMs, ${EPOCH_MS('update_time')} AS updateMs,
   ${EPOCH_MS('next_try_time')} AS nextMs, ${EPOCH_MS('lease_until')} AS leaseMs, ${EPOCH_MS('UTC_TIMESTAMP(3)')} AS nowMs`;
 
@@ -119,7 +125,13 @@ export class DashboardQueries {
       nextTryTime: e.nextMs === null ? null : new Date(Number(e.nextMs)),
       msInPreviousState: e.msInPreviousState === null ? null : Number(e.msInPreviousState),
     }));
-    return { mail: this.view(rows[0], timeZone), timeline: describeTimeline(records, this.maxTries) };
+    const mail = this.view(rows[0], timeZone);
+    const stored =
+      Number(rows[0].rcptState) === 1
+        ? await this.pool.query<RecipientRecordRow[]>('SELECT recipient, state, failure, tries, update_time AS updateTime FROM msg_recipient WHERE msg_id = ?', [msgId])
+        : [];
+    const recipients = recipientViews({ status: mail.statusCode, updateTime: new Date(mail.updateTime), failure: mail.failure }, mail.tos, stored);
+    return { mail, recipients, timeline: describeTimeline(records, this.maxTries) };
   }
 
   /** How many dead rows a bulk retry with this filter would take. */
@@ -152,6 +164,7 @@ export class DashboardQueries {
     } catch {
       // a row written by hand may hold anything; its state is still shown
     }
+    const failure = decodeFailure((r.lastError as string | null) ?? null);
     const date = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)));
     const status = Number(r.status);
     const updateTime = date(r.updateMs)!;
@@ -182,7 +195,8 @@ export class DashboardQueries {
       updateTime: updateTime.toISOString(),
       nextTryTime: state.nextTryTime?.toISOString() ?? null,
       leaseUntil: state.leaseUntil?.toISOString() ?? null,
-      lastError: state.lastError,
+      lastError: failure ? failurePhrase(failure) : null,
+      failure,
       why: explainMail(state, { now: new Date(Number(r.nowMs)), timeZone }),
     };
   }

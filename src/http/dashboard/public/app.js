@@ -177,6 +177,11 @@
       oldest.title = '';
       oldest.classList.remove('warn');
     }
+    const relay = $('#relay');
+    if (s.relay) {
+      relay.textContent = s.relay.up ? 'up' : 'down since ' + when(s.relay.downSince) + (s.relay.why ? ': ' + s.relay.why : '') + ' (mails wait in the queue; no try is counted)';
+      relay.classList.toggle('warn', !s.relay.up);
+    }
     $('#as-of').textContent = 'As of ' + when(s.at) + ' (database clock). Consumed counted at ' + when(s.consumedCountedAt) + '.';
     renderChart(s.throughput);
     if (s.queues !== undefined) {
@@ -341,6 +346,8 @@
     try { await loadDetail(msgId); } catch (err) { $('#detail-why').textContent = 'Could not load this mail: ' + err.message; }
   }
 
+  const RECIPIENT_LABEL = { pending: 'pending', accepted: 'accepted', deferred: 'deferred, will retry', bounced: 'bounced (refused for good)', failed: 'not delivered (tries ran out)' };
+
   async function loadDetail(msgId) {
     const d = await api('/api/mails/' + encodeURIComponent(msgId) + '?tz=' + encodeURIComponent(tz));
     if (state.openMsgId !== msgId) return;
@@ -358,6 +365,11 @@
       ['Last error', m.lastError || '–'],
     ];
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
+    $('#detail-recipients').replaceChildren(...(d.recipients || []).map((r) => el('li', { className: 'r-' + r.state }, [
+      el('span', { className: 'addr', text: r.address }),
+      el('span', { className: 'state', text: RECIPIENT_LABEL[r.state] || r.state }),
+      r.failure ? el('span', { className: 'err', text: (r.failure.code ? r.failure.code + (r.failure.enhanced ? ' ' + r.failure.enhanced : '') + ' ' : '') + (r.failure.detail || '') }) : null,
+    ])));
     $('#detail-retry').hidden = m.status !== 'dead';
     $('#timeline').replaceChildren(...d.timeline.map((s) => {
       const meta = ['try ' + s.attempt + ' of ' + m.maxTries, s.from === s.to ? 'still ' + (STATUS_LABEL[s.to] || s.to) : (s.from ? STATUS_LABEL[s.from] || s.from : 'new') + ' → ' + (STATUS_LABEL[s.to] || s.to)];
