@@ -5,6 +5,11 @@
 // matches nothing). Memory: an id per confirmed mail (grouped by try count), nothing else held.
 import type { Logger } from '../logger';
 
+/** A write the database refused is tried again after this long (a database that is down is not asked in a loop). */
+const RETRY_MS = 1_000;
+/** Writes tried at stop before the marks are left to the job. */
+const CLOSE_ATTEMPTS = 3;
+
 export interface DeliveredMarksOptions {
   /** records ids whose publish was made at `tryCount` (one statement); resolves once committed */
   write: (ids: string[], tryCount: number) => Promise<unknown>;
@@ -16,6 +21,8 @@ export interface DeliveredMarksOptions {
   windowMs: number;
   /** ids per statement */
   maxItems: number;
+  /** how long marks the database did not take wait before they are written again */
+  retryMs?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -56,25 +63,43 @@ export class DeliveredMarks {
     else void this.write();
   }
 
-  /** Writes the marks waiting now, maxItems ids per statement, then looks again. A failure is logged: the job covers those rows. */
+  /**
+   * Writes the marks waiting now, maxItems ids per statement, then looks again. A mark the database did not take
+   * waits and is written again (a confirm dropped would cost its mail a try when the job finds the row still sending).
+   */
   private write(): Promise<void> {
     const taken = this.byTry;
     this.byTry = new Map();
     this.count = 0;
+    let failed = false;
     this.writing = (async () => {
       for (const [tryCount, ids] of taken) {
         for (let i = 0; i < ids.length; i += this.opts.maxItems) {
           const chunk = ids.slice(i, i + this.opts.maxItems);
           await this.opts.write(chunk, tryCount).catch((err: Error) => {
-            this.opts.logger.warn({ rows: chunk.length, err: err.message }, 'could not record confirms; the job looks at those rows after the publish grace');
+            failed = true;
+            this.opts.logger.warn({ rows: chunk.length, err: err.message, retryInMs: this.retryMs }, 'could not record confirms; writing them again');
+            this.requeue(chunk, tryCount);
           });
         }
       }
     })().finally(() => {
       this.writing = null;
-      if (this.count > 0) this.arm();
+      if (failed && !this.closed) this.timer ??= setTimeout(() => this.onTimer(), this.retryMs);
+      else if (this.count > 0) this.arm();
     });
     return this.writing;
+  }
+
+  /** Puts marks back to wait, without arming the gathering window (the retry's own timer brings them back). */
+  private requeue(ids: string[], tryCount: number): void {
+    if (this.count === 0) this.since = this.now();
+    this.count += ids.length;
+    this.byTry.set(tryCount, [...(this.byTry.get(tryCount) ?? []), ...ids]);
+  }
+
+  private get retryMs(): number {
+    return this.opts.retryMs ?? RETRY_MS;
   }
 
   /** Writes every waiting mark now, held or not (shutting down). */
@@ -82,7 +107,9 @@ export class DeliveredMarks {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    while (this.writing || this.count > 0) await (this.writing ?? this.write());
+    // A database that is gone for good must not hold the stop: a few more writes, then the job covers the rest.
+    for (let attempt = 0; (this.writing || this.count > 0) && attempt < CLOSE_ATTEMPTS; attempt++) await (this.writing ?? this.write());
+    if (this.count > 0) this.opts.logger.warn({ rows: this.count }, 'confirms not recorded at stop; the job looks at those rows after the publish grace');
   }
 
   private now(): number {

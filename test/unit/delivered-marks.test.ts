@@ -7,13 +7,14 @@ const logged: string[] = [];
 const logger = createLogger({ level: 'warn', pretty: false, destination: { write: (line: string) => void logged.push(line) } });
 
 /** Marks over a recording write; `clock` is the marks' clock, moved by hand. */
-function marks(opts: { busy?: () => boolean; maxHoldMs?: number; maxItems?: number; failFirst?: boolean } = {}) {
+function marks(opts: { busy?: () => boolean; maxHoldMs?: number; maxItems?: number; failFirst?: boolean; failAlways?: boolean } = {}) {
   const writes: { ids: string[]; tryCount: number }[] = [];
   const clock = { now: 0 };
   let fail = opts.failFirst ?? false;
   const m = new DeliveredMarks({
     write: async (ids, tryCount) => {
       writes.push({ ids, tryCount });
+      if (opts.failAlways) throw new Error('database gone for good');
       if (fail) {
         fail = false;
         throw new Error('database gone');
@@ -22,6 +23,7 @@ function marks(opts: { busy?: () => boolean; maxHoldMs?: number; maxItems?: numb
     hold: opts.busy,
     maxHoldMs: opts.maxHoldMs ?? 1_000,
     windowMs: 2,
+    retryMs: 20,
     maxItems: opts.maxItems ?? 500,
     logger,
     now: () => clock.now,
@@ -74,14 +76,26 @@ describe('DeliveredMarks: confirms recorded in batches, after the API', () => {
     expect(writes).toEqual([{ ids: ['1'], tryCount: 0 }]);
   });
 
-  test('a failed write is logged and later marks are still written', async () => {
+  test('a write the database refused is logged and written again after the retry pause, with the marks added meanwhile', async () => {
     const { m, writes } = marks({ failFirst: true });
     m.add('1', 0);
     await tick(10);
+    expect(writes.map((w) => w.ids)).toEqual([['1']]);
     m.add('2', 0);
-    await tick(10);
-    expect(writes.map((w) => w.ids)).toEqual([['1'], ['2']]);
+    await tick(5);
+    expect(writes).toHaveLength(1); // waiting out the retry pause, not the 2 ms window
+    await tick(40);
+    expect(writes.map((w) => w.ids)).toEqual([['1'], ['1', '2']]);
     expect(logged.some((line) => line.includes('could not record confirms') && line.includes('database gone'))).toBe(true);
+  });
+
+  test('a database gone for good does not hold the stop: a few writes, then the marks are left to the job', async () => {
+    const { m, writes } = marks({ failAlways: true });
+    m.add('1', 0);
+    await m.close();
+    expect(writes.length).toBeGreaterThanOrEqual(2);
+    expect(writes.length).toBeLessThanOrEqual(4);
+    expect(logged.some((line) => line.includes('confirms not recorded at stop'))).toBe(true);
   });
 
   test('close writes every waiting mark at once, even while the API is busy', async () => {
