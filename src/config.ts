@@ -28,7 +28,7 @@ const shape = z.object({
     MQ_EXCHANGE: name('mail.exchange'),
     MQ_QUEUE: name('mail.queue'),
     MQ_ROUTING_KEY: name('mail.routing.key'),
-    /** unacked deliveries per consumer: rate × the time one is in hand (claim, SMTP, outcome window, commit: ~40 ms) */
+    /** unacked deliveries per consumer: they wait unclaimed for a lane; enough to keep the lanes fed while outcomes commit */
     MQ_PREFETCH: int(300, 1),
     /** worker threads running the listener; 0 runs it on the main thread */
     LISTENER_THREADS: int(1, 0).refine((n) => n <= 16, 'at most 16'),

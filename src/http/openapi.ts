@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of every route, served at /openapi.json and rendered by /docs.
 // test/integration/openapi.int.test.ts fails when a route of the app is missing here, when a path here is no
 // route, or when a route answers with a status code not described here.
+import { FAILURE_KINDS } from '../core/failure';
 import { DEV_FAULTS } from '../core/mail-message';
 import { LIMITS } from '../core/validation';
 import { ERRORS } from '../errors';
@@ -108,7 +109,7 @@ export function openApiDocument(): Json {
           operationId: 'ready',
           summary: 'The database, the broker and SMTP are reachable',
           description: 'The SMTP check (only on instances running the listener) is cached for a few seconds, so probing often is cheap.',
-          responses: { '200': json(ref('Readiness'), 'ready'), '503': json(ref('Readiness'), 'not ready: `checks` says which dependency is down') },
+          responses: { '200': json(ref('Readiness'), 'ready: the database and the broker answer, so this instance accepts mail (a relay that is down is reported in `relay`, and does not make it 503)'), '503': json(ref('Readiness'), 'not ready: `checks` says which dependency is down') },
         },
       },
       '/metrics': {
@@ -245,11 +246,37 @@ export function openApiDocument(): Json {
             nextTryTime: nullableDateTime,
             createTime: dateTime,
             updateTime: dateTime,
-            lastError: { type: ['string', 'null'] },
+            lastError: { type: ['string', 'null'], description: 'the last failure in a sentence' },
+            failure: ref('Failure'),
+            uncertainCount: { type: 'integer', description: 'sends whose SMTP outcome was unknown and that were sent again' },
             exchange: { type: 'string' },
             routingKey: { type: 'string' },
             subject: { type: ['string', 'null'] },
             tos: { type: 'array', items: { type: 'string' } },
+            recipients: { type: 'array', items: ref('Recipient') },
+          },
+        },
+        Failure: {
+          type: ['object', 'null'],
+          description: 'a failure as data (src/core/failure.ts)',
+          required: ['kind'],
+          properties: {
+            kind: { enum: Object.keys(FAILURE_KINDS) },
+            code: { type: 'integer', description: 'the SMTP reply code, e.g. 450' },
+            enhanced: { type: 'string', description: 'the enhanced status code (RFC 3463), e.g. 4.2.0' },
+            recipient: { type: 'string' },
+            command: { type: 'string', description: 'the SMTP command that got the reply, e.g. RCPT TO' },
+            detail: { type: 'string', description: "the server's words, short" },
+          },
+        },
+        Recipient: {
+          type: 'object',
+          properties: {
+            address: { type: 'string' },
+            state: { enum: ['pending', 'accepted', 'deferred', 'bounced', 'failed'], description: 'deferred: 4xx, tried again; bounced: 5xx, final; failed: still deferred when the tries ran out' },
+            failure: ref('Failure'),
+            tries: { type: 'integer', description: 'sends that reached this recipient (0 while all recipients share one fate)' },
+            updateTime: nullableDateTime,
           },
         },
         MailRow: {
@@ -267,7 +294,8 @@ export function openApiDocument(): Json {
             nextTryTime: nullableDateTime,
             leaseUntil: nullableDateTime,
             lastError: { type: ['string', 'null'] },
-            why: { type: 'string', description: 'where the mail stands and why it is not consumed yet, e.g. "SMTP answered 451 at 10:02:13; next try at 10:02:53, try 2 of 3."' },
+            failure: ref('Failure'),
+            why: { type: 'string', description: 'where the mail stands and why it is not consumed yet, e.g. "SMTP answered 451 4.3.0 at 10:02:13; next try at 10:02:53, try 2 of 8."' },
           },
         },
         MailPage: { type: 'object', properties: { mails: { type: 'array', items: ref('MailRow') }, next: { type: ['string', 'null'], description: 'pass as `before` for the next page' } } },
@@ -282,14 +310,15 @@ export function openApiDocument(): Json {
             to: { type: 'string' },
             tryCount: { type: 'integer' },
             attempt: { type: 'integer' },
-            error: { type: ['string', 'null'] },
+            error: { type: ['string', 'null'], description: 'the failure of this step in a sentence' },
+            failure: ref('Failure'),
             nextTryTime: nullableDateTime,
             confirmMs: { type: ['integer', 'null'], description: 'publish to broker confirm' },
             smtpMs: { type: ['integer', 'null'], description: 'listener claim to SMTP outcome' },
             msInPreviousState: { type: ['integer', 'null'] },
           },
         },
-        MailDetail: { type: 'object', properties: { mail: ref('MailRow'), timeline: { type: 'array', items: ref('TimelineStep') } } },
+        MailDetail: { type: 'object', properties: { mail: ref('MailRow'), recipients: { type: 'array', items: ref('Recipient') }, timeline: { type: 'array', items: ref('TimelineStep') } } },
         Stats: {
           type: 'object',
           properties: {
@@ -312,6 +341,7 @@ export function openApiDocument(): Json {
               },
             },
             queues: { type: ['array', 'null'], items: { type: 'object', properties: { queue: { type: 'string' }, messages: { type: 'integer' }, consumers: { type: 'integer' } } } },
+            relay: { type: 'object', description: 'the SMTP relay as the listeners see it', properties: { up: { type: 'boolean' }, downSince: nullableDateTime, why: { type: ['string', 'null'] } } },
           },
         },
         Info: {
@@ -339,7 +369,11 @@ export function openApiDocument(): Json {
         },
         Readiness: {
           type: 'object',
-          properties: { status: { enum: ['ready', 'not ready'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' }, example: { database: true, broker: true, smtp: true } } },
+          properties: {
+            status: { enum: ['ready', 'not ready'] },
+            checks: { type: 'object', additionalProperties: { type: 'boolean' }, example: { database: true, broker: true, smtp: true } },
+            relay: { type: 'object', description: 'only while a listener finds the SMTP relay down', properties: { up: { const: false }, downSince: nullableDateTime, failure: ref('Failure') } },
+          },
         },
         Problem: {
           type: 'object',
