@@ -16,7 +16,6 @@ import { createHttpServer } from './http/app';
 import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from './http/security';
 import { IdempotencyRepo } from './store/idempotency-repo';
 import { LiveHub } from './http/dashboard/live';
-import { instrumentJob, instrumentPublisher, instrumentRepo } from './observability/instrument';
 import { Metrics } from './observability/metrics';
 import { QueueProbe } from './observability/queue-probe';
 import { StatsReader } from './observability/stats';
@@ -28,6 +27,7 @@ import { API_QUIET_MS, ApiLoad, stickyBusy } from './core/api-load';
 import { createLogger, maskUrl, type Logger } from './logger';
 import { startDevCatcher, type DevCatcher } from './mail/dev-catcher';
 import type { Mailer } from './mail/mailer';
+import { FaultyDispatcher } from './faults/faulty-dispatcher';
 import { Dispatcher } from './services/dispatcher';
 import { MailService } from './services/mail-service';
 import { createPool, ensureDatabase, parseDatabaseUrl, type Pool } from './store/db';
@@ -101,7 +101,6 @@ export class MailDispatchApp {
     await this.openDatabase();
     this.publisherConn = new AmqpConnection(c.AMQP_URL, 'publisher', this.logger);
     this.publisher = new Publisher({ connection: this.publisherConn, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
-    instrumentPublisher(this.publisher, this.metrics, this.logger);
     this.queueProbe = new QueueProbe([this.topology.queue, parkingQueue(this.topology)], this.logger);
     this.publisherConn.onConnect(this.queueProbe.attach);
     this.publisherConn.onDisconnect(this.queueProbe.detach);
@@ -114,7 +113,9 @@ export class MailDispatchApp {
       // a confirm waits for a busy API at most a quarter of the publish grace, so the job never mistakes it for a lost one
       maxHoldMs: Math.min(5_000, c.PUBLISH_GRACE_MS / 4),
     });
-    this.mail = new MailService({ repo: this.repo, dispatcher: this.dispatcher, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
+    // DEV_FAULTS: the documented scenarios' publish faults (lose-publish, misroute) come from a wrapper of the API's publishes.
+    const dispatch = c.DEV_FAULTS ? new FaultyDispatcher(this.dispatcher, this.logger) : this.dispatcher;
+    this.mail = new MailService({ repo: this.repo, dispatcher: dispatch, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
     if (roles.has('listener') && c.LISTENER_THREADS > 0) await this.buildListenerThreads();
     else if (roles.has('listener')) await this.buildListener();
     if (roles.has('job')) {
@@ -130,8 +131,8 @@ export class MailDispatchApp {
         roundBudgetMs: 8_000,
         logger: this.logger,
       });
-      instrumentJob(this.job, this.metrics);
     }
+    this.metrics.observe({ repo: this.repo, publisher: this.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener });
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
     if (isMainThread) this.metrics.attach({ stats: this.stats, queues: this.queueProbe, readiness: () => this.readiness(), relay: () => this.relay.state() });
     if (this.threads) this.metrics.addPeers(() => this.threads!.collectMetrics());
@@ -160,7 +161,6 @@ export class MailDispatchApp {
     }
     this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });
-    instrumentRepo(this.repo, this.metrics, this.logger);
     this.relay = new RelayRepo(this.pool);
     this.stats = new StatsReader(this.pool, { relay: this.relay });
   }
@@ -175,7 +175,6 @@ export class MailDispatchApp {
       retry: this.retry,
       instanceId: this.instanceId,
       logger: this.logger,
-      metrics: this.metrics,
       apiBusy: this.apiBusy,
       smtpUrl: () => this.smtpUrl(),
       mailer: this.overrides.mailer,

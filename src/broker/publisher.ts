@@ -1,5 +1,7 @@
 // Publishes with publisher confirms: persistent, mandatory, msgId as message and correlation id.
-// Every publish settles exactly once: ack, nack, returned (unroutable), error, timeout, or unavailable.
+// Every publish settles exactly once: ack, nack, returned (unroutable), error, timeout, or unavailable, and each
+// settlement is announced as a 'settled' event (src/observability/metrics.ts times them).
+import { EventEmitter } from 'node:events';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from '../logger';
 import type { AmqpConnection } from './amqp-connection';
@@ -21,13 +23,30 @@ export interface Publish {
   readonly isReady: boolean;
 }
 
+/** How one publish settled, and how long after it was asked for. */
+export interface Settled {
+  msgId: string;
+  outcome: 'ack' | PublishFailure;
+  ms: number;
+}
+
+// Typed events on the instance rather than node:diagnostics_channel: a channel is process-wide, and one process can
+// hold several publishers (listener threads' apps, tests' apps), each timed by its own app's metrics.
+export interface PublisherEvents {
+  settled: [s: Settled];
+}
+
 interface Pending {
   settle: (o: PublishOutcome) => void;
+  msgId: string;
+  exchange: string;
+  /** performance.now() when the publish was asked for */
+  started: number;
   /** performance.now() after which the publish counts as timed out */
   deadline: number;
 }
 
-export class Publisher implements Publish {
+export class Publisher extends EventEmitter<PublisherEvents> implements Publish {
   private channel: ConfirmChannel | null = null;
   private readonly pending = new Map<number, Pending>();
   /** msgId → reply of a basic.return not yet matched with its ack */
@@ -39,6 +58,7 @@ export class Publisher implements Publish {
   constructor(
     private readonly deps: { connection: AmqpConnection; topology: TopologyNames; confirmTimeoutMs: number; logger: Logger },
   ) {
+    super();
     deps.connection.onConnect((model) => this.attach(model));
     deps.connection.onDisconnect(() => this.detach('connection lost'));
   }
@@ -75,14 +95,15 @@ export class Publisher implements Publish {
 
   publish(req: PublishRequest): Promise<PublishOutcome> {
     const ch = this.channel;
+    const started = performance.now();
     if (!ch || !this.deps.connection.isUp) {
       const detail = this.deps.connection.isBlocked ? 'broker blocked publishing (resource alarm)' : 'broker not connected';
+      this.emit('settled', { msgId: req.msgId, outcome: 'unavailable', ms: performance.now() - started });
       return Promise.resolve({ ok: false, reason: 'unavailable', detail });
     }
     const publishId = ++this.seq;
-    const started = performance.now();
     return new Promise<PublishOutcome>((resolve) => {
-      this.pending.set(publishId, { settle: resolve, deadline: started + this.deps.confirmTimeoutMs });
+      this.pending.set(publishId, { settle: resolve, msgId: req.msgId, exchange: req.exchange, started, deadline: started + this.deps.confirmTimeoutMs });
       this.armSweeper();
       try {
         ch.publish(
@@ -98,7 +119,7 @@ export class Publisher implements Publish {
             timestamp: Math.floor(Date.now() / 1000),
             ...(req.headers ? { headers: req.headers } : {}),
           },
-          (err: unknown) => this.onConfirm(publishId, req.msgId, err, started),
+          (err: unknown) => this.onConfirm(publishId, req.msgId, err),
         );
       } catch (err) {
         const p = this.pending.get(publishId);
@@ -118,7 +139,7 @@ export class Publisher implements Publish {
     });
   }
 
-  private onConfirm(publishId: number, msgId: string, err: unknown, started: number): void {
+  private onConfirm(publishId: number, msgId: string, err: unknown): void {
     const returned = this.returned.get(msgId);
     this.returned.delete(msgId);
     const p = this.pending.get(publishId);
@@ -128,7 +149,7 @@ export class Publisher implements Publish {
       const nack = err instanceof Error && /nack/i.test(err.message);
       return this.finish(publishId, p, { ok: false, reason: nack ? 'nack' : 'error', detail: err instanceof Error ? err.message : String(err) });
     }
-    this.finish(publishId, p, { ok: true, latencyMs: performance.now() - started });
+    this.finish(publishId, p, { ok: true, latencyMs: performance.now() - p.started });
   }
 
   private armSweeper(): void {
@@ -158,6 +179,9 @@ export class Publisher implements Publish {
       clearTimeout(this.sweeper);
       this.sweeper = null;
     }
+    const ms = outcome.ok ? outcome.latencyMs : performance.now() - p.started;
+    this.emit('settled', { msgId: p.msgId, outcome: outcome.ok ? 'ack' : outcome.reason, ms });
+    if (outcome.ok) this.deps.logger.debug({ msgId: p.msgId, confirmMs: Math.round(ms * 10) / 10, exchange: p.exchange }, 'publish confirmed');
     p.settle(outcome);
   }
 

@@ -1,7 +1,11 @@
 // The mail as it travels: stored in msg_log.msg and published to RabbitMQ, with its msgId inside.
 import { z } from 'zod';
 
-/** Switches for the documented test scenarios; honoured only when the process started with DEV_FAULTS=true. */
+/**
+ * The documented test scenarios' faults (X-Dev-Fault, accepted only when the process started with DEV_FAULTS=true).
+ * A mail's fault is stored in its message as data; nothing in the domain reads it: src/faults' wrappers, wired in only
+ * under DEV_FAULTS, play it at the edges (the API's publish, the SMTP send).
+ */
 export const DEV_FAULTS = ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject'] as const;
 export type DevFault = (typeof DEV_FAULTS)[number];
 

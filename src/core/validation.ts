@@ -1,5 +1,6 @@
 // Validation of POST /mail/send bodies: strict shape, strict addresses, no header injection.
 import { z } from 'zod';
+import { encodeMailMessage, type MailMessage } from './mail-message';
 
 export const LIMITS = { subjectMax: 255, contentMax: 100_000, addressMax: 254, storedMax: 65_535 } as const;
 
@@ -25,6 +26,11 @@ export function parseAddress(raw: string): { ok: true; address: string } | { ok:
     return { ok: false, reason: `invalid domain in "${address}"` };
   }
   return { ok: true, address: `${local}@${domain.toLowerCase()}` };
+}
+
+/** Bytes of a mail as msg_log.msg (TEXT) stores it: UTF-8 JSON, with the longest msgId there can be. */
+export function storedBytes(m: Omit<MailMessage, 'msgId'>): number {
+  return Buffer.byteLength(encodeMailMessage({ ...m, msgId: '0'.repeat(20) }));
 }
 
 function recipientsSchema(maxRecipients: number) {
@@ -67,7 +73,7 @@ export function mailRequestSchema(maxRecipients: number) {
     tos: recipientsSchema(maxRecipients),
   }).superRefine((m, ctx) => {
     // msg_log.msg is TEXT: the mail as stored (UTF-8 JSON with its msgId) must fit in 65,535 bytes, or the insert fails.
-    const bytes = Buffer.byteLength(JSON.stringify({ msgId: '0'.repeat(20), subject: m.subject, content: m.content, tos: m.tos, devFault: 'lose-publish' }));
+    const bytes = storedBytes({ subject: m.subject, content: m.content, tos: m.tos });
     if (bytes > LIMITS.storedMax) ctx.addIssue({ code: 'custom', path: ['content'], message: `the mail is too large: stored as UTF-8 JSON it takes ${bytes} bytes, at most ${LIMITS.storedMax}` });
   });
 }

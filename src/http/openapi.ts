@@ -1,9 +1,11 @@
 // The OpenAPI 3.1 description of every route, served at /openapi.json and rendered by /docs.
 // test/integration/openapi.int.test.ts fails when a route of the app is missing here, when a path here is no
 // route, or when a route answers with a status code not described here.
+// Request bodies validated by a zod schema are described by that schema (requestSchema), not written again here.
+import { z } from 'zod';
 import { FAILURE_KINDS } from '../core/failure';
 import { DEV_FAULTS } from '../core/mail-message';
-import { LIMITS } from '../core/validation';
+import { LIMITS, mailRequestSchema } from '../core/validation';
 import { ERRORS } from '../errors';
 
 type Json = Record<string, unknown>;
@@ -17,6 +19,21 @@ const dateTime = { type: 'string', format: 'date-time' };
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' };
 const msgIdParam = { name: 'msgId', in: 'path', required: true, description: 'the mail\'s msgId (a snowflake id, decimal digits)', schema: { type: 'string', pattern: '^\\d{1,20}$' } };
 const tzParam = { name: 'tz', in: 'query', required: false, description: 'IANA time zone for the times in `why` sentences (default UTC)', schema: { type: 'string', example: 'Europe/Berlin' } };
+
+/**
+ * The JSON Schema of a request body, derived from the zod schema that validates it: its input side, what a client
+ * sends (before trimming and splitting). Refinements and transforms (control characters, the recipient cap, the
+ * stored size) cannot be said in JSON Schema: the descriptions say them. OpenAPI 3.1 names the dialect, so no `$schema`.
+ */
+function requestSchema(schema: z.ZodType, docs: { properties: Record<string, string>; example: Json }): Json {
+  const { $schema: _dialect, ...derived } = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as Json;
+  const properties = { ...(derived.properties as Record<string, Json>) };
+  for (const [name, description] of Object.entries(docs.properties)) {
+    if (!properties[name]) throw new Error(`openapi: no field ${name} in the request schema`);
+    properties[name] = { ...properties[name], description };
+  }
+  return { ...derived, properties, example: docs.example };
+}
 
 /** 401 once API keys are configured; described on every route that will need a key. */
 const keyed = { '401': problem('an API key is required (when keys are configured)') };
@@ -220,20 +237,15 @@ export function openApiDocument(): Json {
         Problem: p('an RFC 9457 problem'),
       },
       schemas: {
-        MailRequest: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['subject', 'content', 'tos'],
+        // The recipient cap is checked in a transform, so the schema is the same whatever MAX_RECIPIENTS is.
+        MailRequest: requestSchema(mailRequestSchema(1), {
           properties: {
-            subject: { type: 'string', minLength: 1, maxLength: LIMITS.subjectMax, description: 'no CR, LF or other control characters' },
-            content: { type: 'string', maxLength: LIMITS.contentMax },
-            tos: {
-              description: 'one address, comma-separated addresses, or an array (plain local@domain only; at most MAX_RECIPIENTS)',
-              oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string', format: 'email' }, minItems: 1 }],
-            },
+            subject: 'no CR, LF or other control characters; trimmed',
+            content: `no NUL; the whole mail, stored as UTF-8 JSON, must fit in ${LIMITS.storedMax} bytes`,
+            tos: 'one address, comma-separated addresses, or an array (plain local@domain only; at most MAX_RECIPIENTS)',
           },
           example: { subject: 'Hello', content: 'Hi there', tos: 'someone@example.com' },
-        },
+        }),
         Accepted: { type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { const: 'sending' } } },
         MailView: {
           type: 'object',

@@ -1,6 +1,8 @@
 // The re-delivery job (the article's 10-second cron, minus its holes): takes due rows no other instance
 // holds, commits their new state, then re-publishes them with confirms. Rows whose confirm is still in
-// flight are not due yet (their publish grace has not passed), so they are never re-sent early.
+// flight are not due yet (their publish grace has not passed), so they are never re-sent early. Each round is announced
+// once as a 'round' event (src/observability/metrics.ts counts and times them).
+import { EventEmitter } from 'node:events';
 import cron, { type ScheduledTask } from 'node-cron';
 import { CALM, planRedelivery, type RedeliveryContext, type UncertainPolicy } from '../core/retry';
 import type { Logger } from '../logger';
@@ -18,6 +20,15 @@ export interface RoundResult {
   ms: number;
 }
 
+/** How one round ended: ran (with its duration), skipped (see RoundResult.skipped), or failed (it threw). */
+export type RoundEvent = { result: 'ran'; ms: number } | { result: 'skipped' | 'failed' };
+
+// Typed events on the instance rather than node:diagnostics_channel: a channel is process-wide, and one process can
+// hold several jobs (tests' apps), each counted by its own app's metrics.
+export interface JobEvents {
+  round: [r: RoundEvent];
+}
+
 export interface RedeliveryJobDeps {
   repo: MsgLogRepo;
   dispatcher: Dispatcher;
@@ -33,12 +44,14 @@ export interface RedeliveryJobDeps {
   logger: Logger;
 }
 
-export class RedeliveryJob {
+export class RedeliveryJob extends EventEmitter<JobEvents> {
   private task: ScheduledTask | null = null;
   private current: Promise<RoundResult> | null = null;
   private stopping = false;
 
-  constructor(private readonly deps: RedeliveryJobDeps) {}
+  constructor(private readonly deps: RedeliveryJobDeps) {
+    super();
+  }
 
   start(): void {
     this.task = cron.schedule(this.deps.cron, () => void this.tick(), { noOverlap: true, name: 'redelivery' });
@@ -52,10 +65,16 @@ export class RedeliveryJob {
     }
   }
 
-  /** One round: batches of due rows until none are left or the round's budget is spent. */
+  /** One round: batches of due rows until none are left or the round's budget is spent. Callers meanwhile share it. */
   runOnce(): Promise<RoundResult> {
     if (this.current) return this.current;
-    this.current = this.round().finally(() => (this.current = null));
+    const round = this.round();
+    // announced once, however many callers await it
+    void round.then(
+      (r) => this.emit('round', r.skipped ? { result: 'skipped' } : { result: 'ran', ms: r.ms }),
+      () => this.emit('round', { result: 'failed' }),
+    );
+    this.current = round.finally(() => (this.current = null));
     return this.current;
   }
 
@@ -71,6 +90,7 @@ export class RedeliveryJob {
       result.batches++;
       result.postponed += claimed.postponed;
       result.dead += claimed.dead.length;
+      for (const r of claimed.republish) this.deps.logger.info({ msgId: r.msgId, tryCount: r.tryCount }, 'mail due: publishing it again');
       for (const d of claimed.dead) this.deps.logger.warn({ msgId: d.msgId, reason: d.reason }, 'mail dead');
       const outcomes = await Promise.all(claimed.republish.map((row) => dispatcher.dispatch(row)));
       result.republished += outcomes.length;

@@ -36,7 +36,6 @@ export interface ListenerDeps {
   instanceId: string;
   /** 'dead' leaves a lease that ran out to the job (which makes the row dead) instead of sending again */
   uncertainPolicy: UncertainPolicy;
-  devFaults: boolean;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -200,9 +199,7 @@ export class MailListener extends EventEmitter<ListenerEvents> {
     return { action: 'ack', outcome: 'skipped' };
   }
 
-  private async send(lane: Lane, m: MailMessage, claim: Claim): Promise<SendOutcome> {
-    const injected = this.injectedFault(m, claim.pending);
-    if (injected) return injected;
+  private send(lane: Lane, m: MailMessage, claim: Claim): Promise<SendOutcome> {
     return lane.send({ msgId: m.msgId, to: m.tos, envelopeTo: claim.pending, subject: m.subject, text: m.content }, () => this.deps.leases.holds(m.msgId));
   }
 
@@ -267,17 +264,6 @@ export class MailListener extends EventEmitter<ListenerEvents> {
         await sleep(wait);
       }
     }
-  }
-
-  /** DEV_FAULTS: the documented scenarios' SMTP answers, without a relay that gives them. */
-  private injectedFault(mail: MailMessage, to: string[]): SendOutcome | null {
-    if (!this.deps.devFaults) return null;
-    const code = mail.devFault === 'smtp-fail' ? 451 : mail.devFault === 'smtp-reject' ? 550 : 0;
-    if (!code) return null;
-    const kind = code >= 500 ? 'smtp-permanent' : 'smtp-transient';
-    const state = code >= 500 ? 'bounced' : 'deferred';
-    const detail = `${code} injected ${code >= 500 ? 'permanent' : 'transient'} failure (DEV_FAULTS)`;
-    return { kind: 'done', response: detail, recipients: to.map((recipient) => ({ recipient, state, failure: { kind, code, command: 'DATA', detail } })) };
   }
 
   private async park(body: Buffer, msgId: string | undefined, reason: string): Promise<Verdict> {

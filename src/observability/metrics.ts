@@ -1,11 +1,17 @@
 // Prometheus metrics (prom-client), one registry per app instance. Two kinds:
 // - observed in this process as things happen: transitions, publish-confirm and SMTP latency, re-delivery
 //   rounds, retries, dead mails, HTTP requests (counters and histograms: sum them across instances);
+//   the components announce what they did as typed events (MsgLogRepo 'transition', Publisher 'settled',
+//   RedeliveryJob 'round', MailListener 'sent'); observe() below subscribes to them, in this one place;
 // - computed at scrape time from msg_log and the broker: counts by status, backlog, due rows, the oldest
 //   pending mail's age, queue depth (gauges: the same on every instance, so take max, not sum).
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { PENDING, statusName } from '../core/status';
-import type { SendReport } from '../listener/mail-listener';
+import type { EventEmitter } from 'node:events';
+import type { PublisherEvents, Settled } from '../broker/publisher';
+import { PENDING, Status, statusName } from '../core/status';
+import type { JobEvents, RoundEvent } from '../jobs/redelivery-job';
+import type { ListenerEvents, SendReport } from '../listener/mail-listener';
+import type { RepoEvents } from '../store/msg-log-repo';
 import type { RelayState } from '../store/relay-repo';
 import type { QueueProbe } from './queue-probe';
 import type { StatsReader } from './stats';
@@ -19,6 +25,18 @@ export interface MetricsSources {
   readiness?: () => Promise<Record<string, boolean>>;
   /** the relay as the listeners see it */
   relay?: () => Promise<RelayState>;
+}
+
+/** The components whose events the counters and histograms follow (each optional: a process runs some roles only). */
+export interface ObservedParts {
+  /** MsgLogRepo */
+  repo?: EventEmitter<RepoEvents>;
+  /** Publisher */
+  publisher?: EventEmitter<PublisherEvents>;
+  /** RedeliveryJob */
+  job?: EventEmitter<JobEvents>;
+  /** MailListener */
+  listener?: EventEmitter<ListenerEvents>;
 }
 
 export class Metrics {
@@ -178,6 +196,33 @@ export class Metrics {
   /** Connects the scrape-time gauges to their sources; called once the app has built them. */
   attach(sources: MetricsSources): void {
     this.sources = { ...this.sources, ...sources };
+  }
+
+  /** Follows the components' events: the one place where this process's counters and histograms are fed. */
+  observe(parts: ObservedParts): void {
+    parts.repo?.on('transition', (t) => this.observeTransition(t));
+    parts.repo?.on('redelivered', ({ n }) => this.redelivered.inc(n));
+    parts.repo?.on('retried', () => this.manualRetries.inc());
+    parts.publisher?.on('settled', (s) => this.observePublish(s));
+    parts.job?.on('round', (r) => this.observeRound(r));
+    parts.listener?.on('sent', (r) => this.observeSend(r));
+  }
+
+  /** Rows a component moved (its 'transition' events); dead ones also by whose failure made them dead. */
+  observeTransition({ toStatus, n, by }: RepoEvents['transition'][0]): void {
+    this.transition(toStatus, n);
+    if (toStatus === Status.dead && by && n > 0) this.deadTotal.inc({ by }, n);
+  }
+
+  /** Publish-confirm latency by outcome (the publisher's 'settled' events). */
+  observePublish(s: Settled): void {
+    this.publishConfirm.observe({ outcome: s.outcome }, s.ms / 1000);
+  }
+
+  /** Re-delivery rounds by result, and the duration of those that ran (the job's 'round' events). */
+  observeRound(r: RoundEvent): void {
+    this.redeliveryRounds.inc({ result: r.result });
+    if (r.result === 'ran') this.redeliveryRound.observe(r.ms / 1000);
   }
 
   /** What the listener's sends came to (its 'sent' events). */

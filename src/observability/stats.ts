@@ -5,12 +5,12 @@
 // - throughput: msg_event buckets, read incrementally (each refresh re-reads only the last two buckets) through
 //   the covering index idx_msg_event_at (at, from_status, to_status).
 // Times are read as epoch milliseconds computed by the database, so no time zone is ever involved.
-import { PENDING, Status, statusName, type StatusName } from '../core/status';
+// The statements are STATS_SQL in src/store/read-sql.ts.
+import { PENDING, statusName, type StatusName } from '../core/status';
 import { failurePhrase } from '../core/failure';
 import type { Pool } from '../store/db';
+import { STATS_SQL } from '../store/read-sql';
 import type { RelayRepo } from '../store/relay-repo';
-
-export const EPOCH_MS = (col: string) => `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${col}) DIV 1000)`;
 
 export type StatusCounts = Record<StatusName, number>;
 
@@ -55,9 +55,6 @@ export interface StatsOptions {
   relay?: Pick<RelayRepo, 'state'>;
 }
 
-const PENDING_LIST = PENDING.join(',');
-const ACTIVE_LIST = [...PENDING, Status.dead].join(',');
-
 type Counts = Omit<ThroughputBucket, 't'>;
 
 export class StatsReader {
@@ -98,16 +95,14 @@ export class StatsReader {
   private async read(): Promise<Stats> {
     const conn = await this.pool.getConnection();
     try {
-      const [clock] = await conn.query<{ nowMs: number }[]>(`SELECT ${EPOCH_MS('UTC_TIMESTAMP(3)')} AS nowMs`);
+      const [clock] = await conn.query<{ nowMs: number }[]>(STATS_SQL.clock);
       const nowMs = Number(clock!.nowMs);
-      const active = await conn.query<{ status: number; n: number }[]>(`SELECT status, COUNT(*) AS n FROM msg_log WHERE status IN (${ACTIVE_LIST}) GROUP BY status`);
-      const [due] = await conn.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE next_try_time <= UTC_TIMESTAMP(3)');
-      const [oldest] = await conn.query<{ msgId: string; createMs: number }[]>(
-        `SELECT msg_id AS msgId, ${EPOCH_MS('create_time')} AS createMs FROM msg_log WHERE status IN (${PENDING_LIST}) ORDER BY create_time LIMIT 1`,
-      );
+      const active = await conn.query<{ status: number; n: number }[]>(STATS_SQL.activeCounts);
+      const [due] = await conn.query<{ n: number }[]>(STATS_SQL.due);
+      const [oldest] = await conn.query<{ msgId: string; createMs: number }[]>(STATS_SQL.oldestPending);
       if (Date.now() - this.consumed.countedAt >= Math.max(this.consumedMinIntervalMs, this.consumed.costMs * 20)) {
         const started = performance.now();
-        const [c] = await conn.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM msg_log WHERE status = ${Status.consumed}`);
+        const [c] = await conn.query<{ n: number }[]>(STATS_SQL.consumedCount);
         this.consumed = { n: Number(c!.n), countedAt: Date.now(), countedAtIso: new Date(nowMs).toISOString(), costMs: performance.now() - started };
       }
       await this.readThroughput(conn, nowMs);
@@ -139,18 +134,7 @@ export class StatsReader {
     const current = Math.floor(nowMs / 1000 / size);
     const oldest = current - this.windowBuckets + 1;
     const from = this.lastBucketRead === null ? oldest : Math.max(oldest, this.lastBucketRead - 1);
-    const rows = await conn.query<({ b: number } & Counts)[]>(
-      `SELECT TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', at) DIV ? AS b,
-         SUM(from_status IS NULL) AS accepted,
-         SUM(to_status = ${Status.consumed} AND from_status <> ${Status.consumed}) AS consumed,
-         SUM(to_status IN (${Status.delivery_failed}, ${Status.consume_failed}) AND from_status IS NOT NULL) AS failed,
-         SUM(to_status = ${Status.dead} AND from_status <> ${Status.dead}) AS dead,
-         SUM(to_status = ${Status.sending} AND from_status IS NOT NULL) AS retried
-       FROM msg_event FORCE INDEX (idx_msg_event_at)
-       WHERE at >= '1970-01-01 00:00:00' + INTERVAL ? SECOND
-       GROUP BY b`,
-      [size, from * size],
-    );
+    const rows = await conn.query<({ b: number } & Counts)[]>(STATS_SQL.throughput, [size, from * size]);
     for (let b = from; b <= current; b++) this.buckets.delete(b);
     for (const r of rows) {
       this.buckets.set(Number(r.b), { accepted: Number(r.accepted), consumed: Number(r.consumed), failed: Number(r.failed), dead: Number(r.dead), retried: Number(r.retried) });

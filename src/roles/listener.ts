@@ -13,8 +13,9 @@ import { LeaseKeeper } from '../listener/leases';
 import { MailListener } from '../listener/mail-listener';
 import { RelayCircuit } from '../listener/relay-circuit';
 import { YieldGate } from '../listener/yield-gate';
-import type { Metrics } from '../observability/metrics';
 import { CachedCheck } from '../observability/cached-check';
+import { storedFaultOf } from '../faults/dev-faults';
+import { FaultyMailer } from '../faults/faulty-mailer';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { RelayRepo } from '../store/relay-repo';
 
@@ -27,7 +28,6 @@ export interface ListenerRoleDeps {
   retry: RetryPolicy;
   instanceId: string;
   logger: Logger;
-  metrics: Metrics;
   apiBusy: () => boolean;
   smtpUrl: () => Promise<string>;
   /** a mailer of the caller's (tests); otherwise SMTP lanes to SMTP_URL */
@@ -70,10 +70,8 @@ export class ListenerRole {
       retry: deps.retry,
       instanceId: deps.instanceId,
       uncertainPolicy: c.UNCERTAIN_POLICY,
-      devFaults: c.DEV_FAULTS,
       logger: log,
     });
-    this.listener.on('sent', (r) => deps.metrics.observeSend(r));
     this.connection = new AmqpConnection(c.AMQP_URL, 'consumer', log);
     const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: deps.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: YIELD_POLL_MS }) : undefined;
     this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: RETRY_LATER_MS, logger: log, gate });
@@ -98,7 +96,8 @@ export class ListenerRole {
   static async create(deps: ListenerRoleDeps): Promise<ListenerRole> {
     const c = deps.config;
     const mailer = deps.mailer ?? new SmtpMailer({ url: await deps.smtpUrl(), from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
-    return new ListenerRole(deps, mailer);
+    // DEV_FAULTS: the documented scenarios' SMTP answers (smtp-fail, smtp-reject) come from a wrapper of the mailer.
+    return new ListenerRole(deps, c.DEV_FAULTS ? new FaultyMailer(mailer, storedFaultOf(deps.repo)) : mailer);
   }
 
   async start(): Promise<void> {

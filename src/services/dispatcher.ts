@@ -57,11 +57,11 @@ export class Dispatcher {
    * recorded as `delivered` in the background (until then the row stays `sending`, which is safe: the job leaves
    * it alone for the publish grace, and a late mark cannot undo a later state).
    */
-  async dispatch(item: DispatchItem, opts: { routingKey?: string } = {}): Promise<PublishOutcome> {
+  async dispatch(item: DispatchItem): Promise<PublishOutcome> {
     const outcome = await this.deps.publisher.publish({
       msgId: item.msgId,
       exchange: item.exchange,
-      routingKey: opts.routingKey ?? item.routingKey,
+      routingKey: item.routingKey,
       body: Buffer.from(item.msg),
     });
     try {

@@ -8,7 +8,7 @@ import { AppError, isDatabaseUnavailable } from '../errors';
 import { Batcher } from '../store/batcher';
 import type { MsgLogRepo, NewRow } from '../store/msg-log-repo';
 import type { TopologyNames } from '../broker/topology';
-import type { DispatchItem, Dispatcher } from './dispatcher';
+import type { DispatchItem } from './dispatcher';
 
 export interface Accepted {
   msgId: string;
@@ -20,9 +20,14 @@ const NEVER_SENT = new Set(['ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT'
 
 export type NewMsgRow = NewRow;
 
+/** Publishes a committed mail and records what the broker said: the Dispatcher (under DEV_FAULTS, src/faults wraps it). */
+export interface MailDispatch {
+  dispatch(item: DispatchItem): Promise<unknown>;
+}
+
 export class MailService {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private toPublish: { row: DispatchItem; routingKey?: string }[] = [];
+  private toPublish: DispatchItem[] = [];
   private publishTimer: NodeJS.Immediate | null = null;
   // Concurrent requests share one multi-row INSERT and one commit; each still answers only after that commit.
   private readonly inserts: Batcher<NewRow>;
@@ -30,7 +35,7 @@ export class MailService {
   constructor(
     private readonly deps: {
       repo: MsgLogRepo;
-      dispatcher: Dispatcher;
+      dispatcher: MailDispatch;
       ids: MsgIdGenerator;
       topology: TopologyNames;
       logger: Logger;
@@ -39,13 +44,16 @@ export class MailService {
     this.inserts = new Batcher<NewRow>({ maxItems: 200, maxWaitMs: 0, maxConcurrent: 2, flush: (rows) => deps.repo.insertMany(rows) });
   }
 
-  /** Resolves once the row is committed; the publish and its confirm carry on in the background. */
+  /**
+   * Resolves once the row is committed; the publish and its confirm carry on in the background. A `devFault` (the
+   * documented scenarios: DEV_FAULTS=true) is stored with the mail as data; src/faults plays it.
+   */
   async send(request: MailRequest, devFault?: DevFault, idempotency?: { insert(row: NewRow): Promise<void> }): Promise<Accepted> {
     const { topology } = this.deps;
     const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
     for (let attempt = 1; ; attempt++) {
       row.msgId = this.deps.ids.next();
-      row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, ...(devFault ? { devFault } : {}) });
+      row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, devFault });
       try {
         const newRow = { msgId: row.msgId, msg: row.msg, exchange: row.exchange, routingKey: row.routingKey };
         // With an Idempotency-Key, the key row and the msg_log row are inserted in one transaction.
@@ -61,9 +69,7 @@ export class MailService {
       }
     }
     this.deps.logger.info({ msgId: row.msgId, tos: request.tos.length, devFault }, 'mail accepted');
-    if (devFault === 'lose-publish') return { msgId: row.msgId, status: 'sending' };
-    const routingKey = devFault === 'misroute' ? `${topology.routingKey}.misrouted` : undefined;
-    this.publishSoon(row, routingKey);
+    this.publishSoon(row);
     return { msgId: row.msgId, status: 'sending' };
   }
 
@@ -71,8 +77,8 @@ export class MailService {
    * Publishes once this turn of the event loop is over: the answers of a committed insert batch are written first,
    * and the batch's publishes follow, instead of each 202 waiting for the publishes of the requests before it.
    */
-  private publishSoon(row: DispatchItem, routingKey: string | undefined): void {
-    this.toPublish.push({ row, routingKey });
+  private publishSoon(row: DispatchItem): void {
+    this.toPublish.push(row);
     this.publishTimer ??= setImmediate(() => this.publishPending());
   }
 
@@ -81,7 +87,7 @@ export class MailService {
     this.publishTimer = null;
     const batch = this.toPublish;
     this.toPublish = [];
-    for (const { row, routingKey } of batch) this.track(this.deps.dispatcher.dispatch(row, { routingKey }));
+    for (const row of batch) this.track(this.deps.dispatcher.dispatch(row));
   }
 
   /**

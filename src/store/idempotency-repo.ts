@@ -1,28 +1,16 @@
 // idempotency_key: one row per caller (scope) and Idempotency-Key, written in ONE transaction with the msg_log row
 // it answers for. A concurrent duplicate from another process meets the uncommitted row's lock: it waits at most
 // LOCK_WAIT_SECONDS, then gets 409; once the first commits, a duplicate finds the row and replays its msgId.
+// The statements are IDEMPOTENCY_SQL in src/store/idempotency-sql.ts.
 import { createHash } from 'node:crypto';
 import type { PoolConnection } from 'mariadb';
 import { AppError } from '../errors';
 import type { Pool } from './db';
+import { IDEMPOTENCY_SQL, LOCK_WAIT_SECONDS } from './idempotency-sql';
 import type { MsgLogRepo } from './msg-log-repo';
 import { MS } from './sql';
 
-export const IDEMPOTENCY_SQL = {
-  /** Args: keyHash, scope, fingerprint, msgId, ttlUs. */
-  insert: `INSERT INTO idempotency_key (key_hash, scope, fingerprint, msg_id, create_time, expire_time)
-    VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND)`,
-  /** Args: keyHash. */
-  find: `SELECT fingerprint, msg_id AS msgId, (expire_time <= UTC_TIMESTAMP(3)) AS expired
-    FROM idempotency_key WHERE key_hash = ?`,
-  /** An expired key may be used again. Args: keyHash. */
-  deleteExpiredOne: `DELETE FROM idempotency_key WHERE key_hash = ? AND expire_time <= UTC_TIMESTAMP(3)`,
-  /** Bounded, so a purge never holds locks for long. Args: limit. */
-  purgeExpired: `DELETE FROM idempotency_key WHERE expire_time <= UTC_TIMESTAMP(3) LIMIT ?`,
-} as const;
-
-/** InnoDB's minimum (seconds): how long a duplicate waits for an in-flight twin before answering 409. */
-export const LOCK_WAIT_SECONDS = 1;
+export { IDEMPOTENCY_SQL, LOCK_WAIT_SECONDS };
 
 export interface StoredKey {
   fingerprint: string;
@@ -77,7 +65,7 @@ export class IdempotencyRepo {
   async insertWithMail(key: KeyRef, row: NewMsgRow): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
-      await conn.query(`SET SESSION innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
+      await conn.query(IDEMPOTENCY_SQL.shortLockWait);
       for (let attempt = 1; ; attempt++) {
         await conn.beginTransaction();
         let stage: 'key' | 'mail' = 'key';
@@ -100,7 +88,7 @@ export class IdempotencyRepo {
         }
       }
     } finally {
-      await conn.query('SET SESSION innodb_lock_wait_timeout = DEFAULT').catch(() => undefined);
+      await conn.query(IDEMPOTENCY_SQL.defaultLockWait).catch(() => undefined);
       await conn.release();
     }
   }

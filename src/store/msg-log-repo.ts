@@ -1,4 +1,6 @@
-// msg_log behind a small interface: each method is one guarded transition from src/store/sql.ts.
+// msg_log behind a small interface: each method is one guarded transition from src/store/sql.ts. Every transition
+// that matched a row is announced as a 'transition' event (src/observability/metrics.ts counts them).
+import { EventEmitter } from 'node:events';
 import { encodeFailure, decodeFailure, type Failure } from '../core/failure';
 import { RecipientCode, recipientStateName, type RecipientRecord, type SendDecision } from '../core/recipients';
 import type { FailureOutcome, RedeliveryPlan } from '../core/retry';
@@ -46,6 +48,20 @@ export interface RepoTiming {
   leaseMs: number;
 }
 
+/** Who saw what moved a row (the publisher's answer, the listener's send, the job's round): mail_dead_total's label. */
+export type SeenBy = 'publisher' | 'listener' | 'job';
+
+// Typed events on each instance rather than node:diagnostics_channel: a channel is process-wide, and one process can
+// hold several repos (listener threads' apps, tests' apps), each counted by its own app's metrics.
+export interface RepoEvents {
+  /** `n` rows moved to `toStatus` (only rows a guarded update matched: a lost race moves none); `by`: who saw what moved them */
+  transition: [t: { toStatus: number; n: number; by?: SeenBy }];
+  /** the job took `n` due rows to publish again (automatic retries) */
+  redelivered: [r: { n: number }];
+  /** a person put a dead mail back in play */
+  retried: [r: { msgId: string }];
+}
+
 export interface ClaimedRound {
   republish: MsgRow[];
   dead: { msgId: string; reason: string }[];
@@ -65,17 +81,24 @@ export function padded(ids: readonly string[]): string[] {
   return out;
 }
 
-export class MsgLogRepo {
+export class MsgLogRepo extends EventEmitter<RepoEvents> {
   constructor(
     readonly pool: Pool,
     private readonly timing: RepoTiming,
-  ) {}
+  ) {
+    super();
+  }
+
+  private moved(toStatus: number, n: number, by?: SeenBy): void {
+    if (n > 0) this.emit('transition', by ? { toStatus, n, by } : { toStatus, n });
+  }
 
   async insert(row: NewRow): Promise<void> {
     await this.writeRow(this.pool, row);
+    this.moved(Status.sending, 1);
   }
 
-  // Each public insert is one counted transition (src/observability wraps them), so they share this, not each other.
+  // Each public insert announces its own transitions, so they share this, not each other.
   private async writeRow(conn: Pick<Pool, 'execute'>, row: NewRow): Promise<void> {
     await conn.execute(SQL.insert, [row.msgId, row.msg, row.exchange, row.routingKey, this.timing.publishGraceMs * MS]);
   }
@@ -85,6 +108,13 @@ export class MsgLogRepo {
    * so only the colliding one fails; the result then says which.
    */
   async insertMany(rows: readonly NewRow[]): Promise<PerItemErrors | void> {
+    const result = await this.insertRows(rows);
+    const failed = result instanceof PerItemErrors ? result.errors.filter((e) => e !== undefined).length : 0;
+    this.moved(Status.sending, rows.length - failed);
+    return result;
+  }
+
+  private async insertRows(rows: readonly NewRow[]): Promise<PerItemErrors | void> {
     if (rows.length === 1) return this.writeRow(this.pool, rows[0]!);
     const graceUs = this.timing.publishGraceMs * MS;
     try {
@@ -122,6 +152,7 @@ export class MsgLogRepo {
   /** The same insert on a connection the caller holds, inside its own transaction (Idempotency-Key). */
   async insertOn(conn: Pick<Pool, 'execute'>, row: NewRow): Promise<void> {
     await this.writeRow(conn, row);
+    this.moved(Status.sending, 1);
   }
 
   /** Confirms of publishes made at `tryCount`; rows no longer `sending` at that try are left alone (a late confirm undoes nothing). */
@@ -129,14 +160,18 @@ export class MsgLogRepo {
     if (ids.length === 0) return 0;
     const list = padded(ids);
     const res = await this.pool.execute(SQL.markDelivered(list.length), [this.timing.consumeDeadlineMs * MS, tryCount, ...list]);
-    return num(res.affectedRows);
+    const n = num(res.affectedRows);
+    this.moved(Status.delivered, n);
+    return n;
   }
 
   /** One counted publish failure, if the row is still `sending` at that try and no listener holds it. */
   async recordPublishFailure(msgId: string, expectedTryCount: number, outcome: FailureOutcome, failure: Failure): Promise<boolean> {
     const dead = outcome.delayMs === null;
     const res = await this.pool.execute(SQL.recordPublishFailure, [outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, encodeFailure(failure), msgId, expectedTryCount]);
-    return num(res.affectedRows) === 1;
+    const applied = num(res.affectedRows) === 1;
+    if (applied) this.moved(outcome.status, 1, 'publisher');
+    return applied;
   }
 
   /**
@@ -144,6 +179,12 @@ export class MsgLogRepo {
    * False when the claim was no longer this owner's: nothing is written.
    */
   async recordSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: { uncertain?: boolean } = {}): Promise<boolean> {
+    const applied = await this.writeSend(msgId, owner, expectedTryCount, d, opts);
+    if (applied) this.moved(d.status, 1, 'listener');
+    return applied;
+  }
+
+  private async writeSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: { uncertain?: boolean }): Promise<boolean> {
     const final = d.delayMs === null;
     const args = [opts.uncertain ? 1 : 0, d.status, final ? 1 : 0, (d.delayMs ?? 0) * MS, d.tryCount, d.failure ? encodeFailure(d.failure) : null, d.perRecipient ? 1 : 0, msgId, expectedTryCount, owner];
     if (!d.perRecipient || d.changed.length === 0) return num((await this.pool.execute(SQL.recordSend, args)).affectedRows) === 1;
@@ -226,14 +267,18 @@ export class MsgLogRepo {
 
   async markConsumed(msgId: string, note: string | null): Promise<boolean> {
     const res = await this.pool.execute(SQL.markConsumed(1), [note, msgId]);
-    return num(res.affectedRows) === 1;
+    const applied = num(res.affectedRows) === 1;
+    if (applied) this.moved(Status.consumed, 1);
+    return applied;
   }
 
   /** Many accepted sends at once (no notes). */
   async markManyConsumed(ids: readonly string[]): Promise<number> {
     const list = padded(ids);
     const res = await this.pool.execute(SQL.markConsumed(list.length), [null, ...list]);
-    return num(res.affectedRows);
+    const n = num(res.affectedRows);
+    this.moved(Status.consumed, n);
+    return n;
   }
 
   async findForListener(msgId: string): Promise<ListenerRow | null> {
@@ -253,6 +298,14 @@ export class MsgLogRepo {
    * states before anything is published, so two instances never re-publish the same row in one round.
    */
   async claimDue(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
+    const round = await this.claimRound(limit, plan);
+    this.moved(Status.sending, round.republish.length);
+    this.moved(Status.dead, round.dead.length, 'job');
+    if (round.republish.length > 0) this.emit('redelivered', { n: round.republish.length });
+    return round;
+  }
+
+  private async claimRound(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
     const conn = await this.pool.getConnection();
     const round: ClaimedRound = { republish: [], dead: [], postponed: 0 };
     const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; uncertain: number; ids: string[] }>();
@@ -314,7 +367,12 @@ export class MsgLogRepo {
   /** A person's retry: only a dead row comes back, as `sending`, with a fresh budget. */
   async manualRetry(msgId: string): Promise<boolean> {
     const res = await this.pool.execute(SQL.manualRetry, [this.timing.publishGraceMs * MS, msgId]);
-    return num(res.affectedRows) === 1;
+    const applied = num(res.affectedRows) === 1;
+    if (applied) {
+      this.moved(Status.sending, 1);
+      this.emit('retried', { msgId });
+    }
+    return applied;
   }
 }
 

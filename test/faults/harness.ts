@@ -5,6 +5,7 @@ import { connect, type ConfirmChannel } from 'amqplib';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import type { Pool } from '../../src/store/db';
 import { FINAL } from '../../src/core/status';
+import { insertRows } from '../support/seed-rows';
 import { AMQP_URL, FAST, createTestDb, type TestDb } from '../support/services';
 import { check, formatLine, type CheckCopy, type CheckResult, type CheckRow } from './checker';
 import { writeResult, type ScenarioCheck, type ScenarioRecord } from './summary-format';
@@ -305,8 +306,8 @@ export function appEnv(t: AppTarget, extra: Record<string, string> = {}): Record
 let seedSeq = 0;
 
 /**
- * Inserts rows directly, as the API would have (or as a table with history holds them), and returns their msgIds
- * and message bodies. `dueInMs` sets next_try_time relative to now (negative: already due).
+ * Inserts rows directly, as the API would have (or as a table with history holds them; test/support/seed-rows.ts),
+ * and returns their msgIds and message bodies. `dueInMs` sets next_try_time relative to now (negative: already due).
  */
 export async function seedRows(
   pool: Pool,
@@ -321,11 +322,9 @@ export async function seedRows(
       const msgId = String(base + BigInt(i + k));
       const msg = encodeMailMessage({ msgId, subject: opts.subject?.(i + k) ?? `seeded mail ${i + k}`, content: 'seeded', tos: ['someone@example.com'] });
       out.push({ msgId, body: Buffer.from(msg) });
-      return [msgId, msg];
+      return { msgId, msg };
     });
-    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))').join(',');
-    const args = chunk.flatMap(([msgId, msg]) => [msgId, msg, topology.exchange, topology.routingKey, opts.status ?? 0, opts.tryCount ?? 0, (opts.dueInMs ?? 3_600_000) * 1000]);
-    await pool.query(`INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time) VALUES ${values}`, args);
+    await insertRows(pool, topology, chunk, { status: opts.status, tryCount: opts.tryCount, dueInMs: opts.dueInMs ?? 3_600_000 });
   }
   return out;
 }

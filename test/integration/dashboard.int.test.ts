@@ -1,4 +1,5 @@
 // The dashboard's data routes and the msg_event history behind them, against real RabbitMQ, MariaDB and SMTP.
+import { EventSource } from 'eventsource';
 import request from 'supertest';
 import { Status } from '../../src/core/status';
 import { rowOf, startFixture, type Fixture } from '../support/services';
@@ -197,33 +198,26 @@ describe('the dashboard API and the transition history', () => {
   });
 
   test('live updates: /api/events streams the stats as server-sent events and pushes a change', async () => {
-    const controller = new AbortController();
-    const res = await fetch(`${app.url}/api/events`, { signal: controller.signal });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const reader = res.body!.getReader();
-    let text = '';
-    const decoder = new TextDecoder();
-    const nextStats = async () => {
-      for (;;) {
-        const i = text.indexOf('\n\n', text.indexOf('event: stats'));
-        if (text.includes('event: stats') && i > 0) {
-          const frame = text.slice(text.indexOf('event: stats'), i);
-          text = text.slice(i + 2);
-          return JSON.parse(frame.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { total: number };
-        }
-        const { value, done } = await reader.read();
-        if (done) throw new Error('stream ended');
-        text += decoder.decode(value);
-      }
-    };
-    const first = await nextStats();
-    const id = await send('live@example.com');
-    let later = await nextStats();
-    while (later.total === first.total) later = await nextStats();
-    expect(later.total).toBe(first.total + 1);
-    controller.abort();
-    await untilStatus(id, Status.consumed);
+    // A standard EventSource opens only on a 200 text/event-stream answer; anything else fails the connection.
+    const source = new EventSource(`${app.url}/api/events`);
+    const received: { total: number }[] = [];
+    source.addEventListener('stats', (e) => received.push(JSON.parse(e.data) as { total: number }));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        source.onopen = () => resolve();
+        source.onerror = (e) => reject(new Error(`the event stream did not open: ${e.code ?? ''} ${e.message ?? ''}`));
+      });
+      const nextStats = () => waitFor('a stats event', () => received.shift(), 20_000, 20);
+      const first = await nextStats();
+      const id = await send('live@example.com');
+      let later = await nextStats();
+      while (later.total === first.total) later = await nextStats();
+      expect(later.total).toBe(first.total + 1);
+      source.close();
+      await untilStatus(id, Status.consumed);
+    } finally {
+      source.close();
+    }
   });
 
   test('/api/info tells the page which dev faults the send form may offer', async () => {

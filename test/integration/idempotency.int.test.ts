@@ -2,6 +2,7 @@
 // a different body is 422; a twin in flight is 409 (in this process, or in another one holding the row's lock);
 // the key row and the mail row commit together or not at all.
 import type { MailDispatchApp } from '../../src/app';
+import { IDEMPOTENCY_SQL } from '../../src/store/idempotency-sql';
 import { keyHashOf } from '../../src/store/idempotency-repo';
 import { createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
 import { KEY_A, KEY_B, NO_SMTP, SECURED, counts, queueDepth, rawRequest } from '../support/security';
@@ -10,6 +11,8 @@ import { hashApiKey, keyIdOf } from '../../src/http/security/api-keys';
 import { fingerprintOf } from '../../src/http/security/idempotency';
 
 const mail = { subject: 'Invoice 42', content: 'Please pay.', tos: ['alice@example.com', 'bob@example.com'] };
+/** A day in microseconds: the TTL of a key row another process writes with the product's insert. */
+const DAY_US = 86_400_000_000;
 const headers = (idem: string, key = KEY_A) => ({ 'content-type': 'application/json', 'x-api-key': key, 'idempotency-key': idem });
 
 describe('Idempotency-Key', () => {
@@ -119,7 +122,7 @@ describe('Idempotency-Key', () => {
     const other = await db.pool.getConnection();
     try {
       await other.beginTransaction();
-      await other.query("INSERT INTO idempotency_key (key_hash, scope, fingerprint, msg_id, create_time, expire_time) VALUES (?, ?, 'x', '1', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL 1 DAY)", [keyHashOf(scope, key), scope]);
+      await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, 'x', '1', DAY_US]);
       const before = await counts(db.pool);
       const t0 = Date.now();
       const res = await post(key, mail);
@@ -142,7 +145,7 @@ describe('Idempotency-Key', () => {
     const other = await db.pool.getConnection();
     try {
       await other.beginTransaction();
-      await other.query("INSERT INTO idempotency_key (key_hash, scope, fingerprint, msg_id, create_time, expire_time) VALUES (?, ?, ?, '4242', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL 1 DAY)", [keyHashOf(scope, key), scope, fingerprintOf(mail)]);
+      await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, fingerprintOf(mail), '4242', DAY_US]);
       const pending = post(key, mail);
       await sleep(300);
       await other.commit();

@@ -48,7 +48,7 @@ describe('log lines of a mail\'s life', () => {
     await new Promise((r) => setTimeout(r, 100));
     const life = lifeOf(id);
     const msgs = life.map((l) => l.json.msg);
-    expect(msgs.filter((m) => m === 'SMTP send failed; will retry')).toHaveLength(2);
+    expect(msgs.filter((m) => m === 'mail deferred; will retry')).toHaveLength(2);
     expect(msgs.filter((m) => m === 'mail due: publishing it again')).toHaveLength(2);
     expect(msgs).toContain('mail dead');
     expect(life.filter((l) => l.json.msgId !== id)).toEqual([]);

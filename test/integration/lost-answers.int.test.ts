@@ -59,7 +59,7 @@ describe('answers lost between the database and the app', () => {
     const logger = testLogger();
     const leases = new LeaseKeeper({ repo: r, timing: { leaseMs: TIMING.leaseMs, marginMs: 1_000 }, logger });
     const circuit = new RelayCircuit({ probe: async () => undefined });
-    const listener = new MailListener({ repo: r, mailer, leases, circuit, park: async () => true, retry: RETRY, instanceId: 'test:1', uncertainPolicy: 'resend', devFaults: false, logger, sleep: async () => undefined });
+    const listener = new MailListener({ repo: r, mailer, leases, circuit, park: async () => true, retry: RETRY, instanceId: 'test:1', uncertainPolicy: 'resend', logger, sleep: async () => undefined });
     return { listener, mailer, circuit };
   }
 

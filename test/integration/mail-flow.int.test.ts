@@ -1,6 +1,7 @@
 // The documented email case end to end over HTTP: real RabbitMQ, real MariaDB, a loopback SMTP sink.
 import request from 'supertest';
 import { Status } from '../../src/core/status';
+import { LIMITS, storedBytes, validateMailRequest } from '../../src/core/validation';
 import { rowOf, startFixture, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
@@ -65,6 +66,15 @@ describe('the documented email case over HTTP', () => {
     expect(failed.try_count).toBe(1);
     await waitFor('consumed', async () => (await statusOf(msgId)) === Status.consumed);
     expect(sink.countFor(msgId)).toBe(1);
+  });
+
+  test('a mail that fits the column only without its X-Dev-Fault is refused 400 (the fault is stored with it)', async () => {
+    const base = { subject: 'big', tos: ['someone@example.com'] };
+    const content = 'x'.repeat(LIMITS.storedMax - 5 - storedBytes({ ...base, content: '' }));
+    expect(validateMailRequest({ ...base, content }, 50).ok).toBe(true);
+    const res = await send({ ...base, content }, 'lose-publish');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', errors: [{ field: 'content', message: expect.stringMatching(/too large/) }] });
   });
 
   test('scenario 3: an SMTP failure on every try makes the try count climb to the maximum and the row dead', async () => {

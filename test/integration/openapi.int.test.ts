@@ -3,6 +3,7 @@
 // http_requests_total counter after exercising each route, success and failure.
 import request from 'supertest';
 import { Status } from '../../src/core/status';
+import { LIMITS, mailRequestSchema, validateMailRequest } from '../../src/core/validation';
 import { createHttpApp } from '../../src/http/app';
 import { httpDepsOf, rowOf, startFixture, testLogger, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -135,6 +136,18 @@ describe('the OpenAPI description', () => {
     expect(routed).toEqual(expect.arrayContaining([{ method: 'GET', route: '/mail/:msgId', status: '404' }, { method: 'POST', route: '/api/mails/retry', status: '429' }]));
     const undescribed = routed.filter((s) => !spec.paths[toOpenApi(s.route)]?.[s.method.toLowerCase()]?.responses[s.status]);
     expect(undescribed).toEqual([]);
+  });
+
+  test('the body of POST /mail/send is described by the zod schema that validates it', () => {
+    const schema = spec.components.schemas.MailRequest as { properties: Record<string, Record<string, unknown>>; required: string[]; additionalProperties: unknown; example: unknown };
+    const fields = Object.keys(mailRequestSchema(1).shape).sort();
+    expect(Object.keys(schema.properties).sort()).toEqual(fields);
+    expect([...schema.required].sort()).toEqual(fields);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.subject).toMatchObject({ type: 'string', minLength: 1, maxLength: LIMITS.subjectMax, description: expect.any(String) });
+    expect(schema.properties.content).toMatchObject({ type: 'string', maxLength: LIMITS.contentMax });
+    expect(schema).not.toHaveProperty('$schema');
+    expect(validateMailRequest(schema.example, 1).ok).toBe(true);
   });
 
   test('the docs page is served by the app and renders from /openapi.json', async () => {

@@ -4,6 +4,7 @@ import type { MailDispatchApp } from '../../src/app';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import { Status } from '../../src/core/status';
 import { SQL } from '../../src/store/sql';
+import { insertRows } from '../support/seed-rows';
 import { SmtpSink } from '../support/smtp-sink';
 import { AMQP_URL, createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -39,21 +40,15 @@ describe('the re-delivery job', () => {
     await deleteTopology(topology);
   });
 
-  /** Inserts rows directly, as a table with history would hold them. */
+  /** Inserts rows directly, as a table with history would hold them (test/support/seed-rows.ts). */
   async function seed(n: number, status: number, opts: { tryCount?: number; dueInMs?: number } = {}): Promise<string[]> {
-    const ids: string[] = [];
     const base = Date.now() * 1000;
-    for (let i = 0; i < n; i++) {
+    const rows = Array.from({ length: n }, (_, i) => {
       const msgId = String(base + i);
-      ids.push(msgId);
-      const msg = encodeMailMessage({ msgId, subject: 's', content: 'c', tos: ['a@example.com'] });
-      await db.pool.query(
-        `INSERT INTO msg_log (msg_id, msg, exchange, routing_key, status, try_count, next_try_time, create_time, update_time)
-         VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
-        [msgId, msg, topology.exchange, topology.routingKey, status, opts.tryCount ?? 1, (opts.dueInMs ?? -60_000) * 1000],
-      );
-    }
-    return ids;
+      return { msgId, msg: encodeMailMessage({ msgId, subject: 's', content: 'c', tos: ['a@example.com'] }) };
+    });
+    await insertRows(db.pool, topology, rows, { status, tryCount: opts.tryCount ?? 1, dueInMs: opts.dueInMs ?? -60_000 });
+    return rows.map((r) => r.msgId);
   }
 
   test('two instances racing over the same 1,000 due rows publish each row exactly once', async () => {

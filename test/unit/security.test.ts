@@ -104,6 +104,23 @@ describe('TokenBuckets', () => {
     expect(b.take(['k']).ok).toBe(false);
   });
 
+  test('refill "window": each token comes back a window after it was taken, so no window holds more than the capacity', () => {
+    const c = clock();
+    const b = new TokenBuckets({ capacity: 2, windowMs: 60_000, refill: 'window', now: c.now });
+    expect(b.take(['k'])).toEqual({ ok: true });
+    c.advance(10_000);
+    expect(b.take(['k'])).toEqual({ ok: true });
+    expect(b.take(['k'])).toEqual({ ok: false, retryAfterSeconds: 50 });
+    c.advance(50_000);
+    expect(b.take(['k'])).toEqual({ ok: true });
+    expect(b.take(['k'])).toEqual({ ok: false, retryAfterSeconds: 10 });
+    b.refund(['k']);
+    expect(b.take(['k'])).toEqual({ ok: true });
+    c.advance(60_000);
+    b.take(['other']);
+    expect(b.size).toBe(1);
+  });
+
   test('memory is bounded: refilled buckets are swept, and past maxEntries the least recently used go', () => {
     const c = clock();
     const b = new TokenBuckets({ capacity: 5, windowMs: 1000, maxEntries: 100, now: c.now });

@@ -1,4 +1,5 @@
-import { LIMITS, parseAddress, validateMailRequest } from '../../src/core/validation';
+import { encodeMailMessage } from '../../src/core/mail-message';
+import { LIMITS, parseAddress, storedBytes, validateMailRequest } from '../../src/core/validation';
 
 const MAX = 3;
 const good = { subject: 'Hello', content: 'Body text', tos: 'alice@example.com' };
@@ -235,5 +236,22 @@ describe('validateMailRequest rejects', () => {
     ['a boolean', true],
   ])('a body that is %s, naming the body', (_name, body) => {
     expect(validateMailRequest(body, MAX)).toEqual({ ok: false, errors: [{ field: '(body)', message: 'the body must be a JSON object' }] });
+  });
+});
+
+describe('the stored size check', () => {
+  const base = { subject: 'Hello', tos: ['alice@example.com'] };
+  const contentFor = (bytes: number) => 'x'.repeat(bytes - storedBytes({ ...base, content: '' }));
+
+  test('storedBytes is the size of the message as msg_log.msg stores it, with the longest msgId', () => {
+    const m = { ...base, content: 'héllo 咿' };
+    expect(storedBytes(m)).toBe(Buffer.byteLength(encodeMailMessage({ msgId: '12345678901234567890', ...m })));
+  });
+
+  test('a mail that takes exactly the column is accepted; one byte more is refused (no room is kept for anything else)', () => {
+    expect(validateMailRequest({ ...base, content: contentFor(LIMITS.storedMax) }, MAX).ok).toBe(true);
+    const over = validateMailRequest({ ...base, content: contentFor(LIMITS.storedMax + 1) }, MAX);
+    expect(over.ok).toBe(false);
+    expect(!over.ok && over.errors).toEqual([{ field: 'content', message: expect.stringMatching(/too large: .* takes 65536 bytes, at most 65535/) }]);
   });
 });

@@ -1,18 +1,16 @@
 // The dashboard's reads of msg_log and msg_event: a page of recent rows (filter by status, search by msgId or
-// recipient), one mail with its history, and the dead rows a bulk retry takes. Plain SQL over the shared pool;
-// times come back as epoch milliseconds computed by the database, so no time zone is involved.
+// recipient), one mail with its history, and the dead rows a bulk retry takes. The statements are in
+// src/store/read-sql.ts; times come back as epoch milliseconds computed by the database, so no time zone is involved.
 import { explainMail, describeTimeline, type MsgEventRecord, type TimelineStep } from '../../core/explain';
 import { decodeFailure, failurePhrase, type Failure } from '../../core/failure';
-import { Status, statusName, type StatusName } from '../../core/status';
+import { statusName, type StatusName } from '../../core/status';
 import { recipientViews, type RecipientRecordRow, type RecipientView } from '../mail-view';
-import { EPOCH_MS } from '../../observability/stats';
 import type { Pool } from '../../store/db';
+import { DASHBOARD_SQL, type MailFilter } from '../../store/read-sql';
+import { SQL } from '../../store/sql';
 
-export interface MailFilter {
-  status?: number;
-  /** digits: a msgId or its beginning; anything else: part of a recipient address */
-  q?: string;
-}
+// Kept here for the routes (and tests) that import them from the dashboard.
+export { MSG_ID, whereOf, type MailFilter } from '../../store/read-sql';
 
 export interface MailRowView {
   msgId: string;
@@ -46,42 +44,6 @@ export interface MailDetail {
   timeline: TimelineStep[];
 }
 
-const COLUMNS = `msg_id AS msgId, msg, status, try_count AS tryCount, last_error AS lastError, rcpt_state AS rcptState,
-  ${EPOCH_MS('create_time')} AS createMs, ${EPOCH_MS('update_time')} AS updateMs,
-  ${EPOCH_MS('next_try_time')} AS nextMs, ${EPOCH_MS('lease_until')} AS leaseMs, ${EPOCH_MS('UTC_TIMESTAMP(3)')} AS nowMs`;
-
-/** The recipients as the JSON text of the message's "tos" (rows written by hand may not be JSON at all). */
-const TOS = `LOWER(CASE WHEN JSON_VALID(msg) THEN JSON_EXTRACT(msg, '$.tos') END)`;
-
-export const MSG_ID = /^\d{1,20}$/;
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-/** The WHERE clause of a filter, with its arguments. */
-export function whereOf(filter: MailFilter): { sql: string; args: unknown[] } {
-  const parts: string[] = [];
-  const args: unknown[] = [];
-  if (filter.status !== undefined) {
-    parts.push('status = ?');
-    args.push(filter.status);
-  }
-  const q = filter.q?.trim();
-  if (q) {
-    if (MSG_ID.test(q)) {
-      // a prefix of the primary key: an index range
-      parts.push('msg_id LIKE ?');
-      args.push(`${q}%`);
-    } else {
-      // a recipient: scans the rows (bounded by the page size); see README, "Dashboard and operations"
-      parts.push(`${TOS} LIKE ?`);
-      args.push(`%${escapeLike(q.toLowerCase())}%`);
-    }
-  }
-  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', args };
-}
-
 export class DashboardQueries {
   constructor(
     private readonly pool: Pool,
@@ -90,30 +52,16 @@ export class DashboardQueries {
 
   /** Newest first (msgIds are time-ordered snowflakes), keyset-paged with `before`. */
   async listMails(filter: MailFilter, page: { limit: number; before?: string }, timeZone?: string): Promise<MailPage> {
-    const where = whereOf(filter);
-    const conds = where.sql ? [where.sql.slice('WHERE '.length)] : [];
-    const args = [...where.args];
-    if (page.before) {
-      conds.push('msg_id < ?');
-      args.push(page.before);
-    }
-    const rows = await this.pool.query<Record<string, unknown>[]>(
-      `SELECT ${COLUMNS} FROM msg_log ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY msg_id DESC LIMIT ?`,
-      [...args, page.limit + 1],
-    );
+    const { sql, args } = DASHBOARD_SQL.listMails(filter, page.before, page.limit + 1);
+    const rows = await this.pool.query<Record<string, unknown>[]>(sql, args);
     const mails = rows.slice(0, page.limit).map((r) => this.view(r, timeZone));
     return { mails, next: rows.length > page.limit ? (mails[mails.length - 1]?.msgId ?? null) : null };
   }
 
   async getMail(msgId: string, timeZone?: string): Promise<MailDetail | null> {
-    const rows = await this.pool.query<Record<string, unknown>[]>(`SELECT ${COLUMNS} FROM msg_log WHERE msg_id = ?`, [msgId]);
+    const rows = await this.pool.query<Record<string, unknown>[]>(DASHBOARD_SQL.findMail, [msgId]);
     if (!rows[0]) return null;
-    const events = await this.pool.query<Record<string, unknown>[]>(
-      `SELECT CAST(id AS CHAR) AS id, ${EPOCH_MS('at')} AS atMs, from_status AS fromStatus, to_status AS toStatus, try_count AS tryCount, lease, error,
-         ${EPOCH_MS('next_try_time')} AS nextMs, ms_in_previous_state AS msInPreviousState
-       FROM msg_event WHERE msg_id = ? ORDER BY id LIMIT 1000`,
-      [msgId],
-    );
+    const events = await this.pool.query<Record<string, unknown>[]>(DASHBOARD_SQL.mailEvents, [msgId]);
     const records: MsgEventRecord[] = events.map((e) => ({
       id: String(e.id),
       at: new Date(Number(e.atMs)),
@@ -126,31 +74,22 @@ export class DashboardQueries {
       msInPreviousState: e.msInPreviousState === null ? null : Number(e.msInPreviousState),
     }));
     const mail = this.view(rows[0], timeZone);
-    const stored =
-      Number(rows[0].rcptState) === 1
-        ? await this.pool.query<RecipientRecordRow[]>('SELECT recipient, state, failure, tries, update_time AS updateTime FROM msg_recipient WHERE msg_id = ?', [msgId])
-        : [];
+    const stored = Number(rows[0].rcptState) === 1 ? await this.pool.query<RecipientRecordRow[]>(SQL.findRecipients, [msgId]) : [];
     const recipients = recipientViews({ status: mail.statusCode, updateTime: new Date(mail.updateTime), failure: mail.failure }, mail.tos, stored);
     return { mail, recipients, timeline: describeTimeline(records, this.maxTries) };
   }
 
   /** How many dead rows a bulk retry with this filter would take. */
   async countDead(q?: string): Promise<number> {
-    const where = whereOf({ status: Status.dead, q });
-    const [row] = await this.pool.query<{ n: number }[]>(`SELECT COUNT(*) AS n FROM msg_log ${where.sql}`, where.args);
+    const { sql, args } = DASHBOARD_SQL.countDead(q);
+    const [row] = await this.pool.query<{ n: number }[]>(sql, args);
     return Number(row?.n ?? 0);
   }
 
   /** A batch of dead msgIds, oldest first, after `after` (keyset). */
   async deadIds(q: string | undefined, after: string | null, limit: number): Promise<string[]> {
-    const where = whereOf({ status: Status.dead, q });
-    const args = [...where.args];
-    let sql = `SELECT msg_id AS msgId FROM msg_log ${where.sql}`;
-    if (after !== null) {
-      sql += ' AND msg_id > ?';
-      args.push(after);
-    }
-    const rows = await this.pool.query<{ msgId: string }[]>(`${sql} ORDER BY msg_id LIMIT ?`, [...args, limit]);
+    const { sql, args } = DASHBOARD_SQL.deadIds(q, after, limit);
+    const rows = await this.pool.query<{ msgId: string }[]>(sql, args);
     return rows.map((r) => String(r.msgId));
   }
 
