@@ -20,9 +20,6 @@ export class ApiLoad {
   }
 }
 
-/** How long the API must be quiet before the work that yields to it goes at full speed again. */
-export const API_QUIET_MS = 200;
-
 /**
  * A busy signal that stays on until the API has been quiet for quietMs, sampled whenever it is asked: a short lull
  * between two bursts (clients pausing, a batch just answered) must not let all the waiting background work go.

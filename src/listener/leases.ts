@@ -4,6 +4,7 @@
 // released without a try; a release that fails is tried again until the database takes it.
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
+import { TUNING } from '../tuning';
 
 export interface LeaseTiming {
   leaseMs: number;
@@ -11,8 +12,6 @@ export interface LeaseTiming {
   marginMs: number;
 }
 
-/** Renewed four times per lease: a renewal that fails (a database hiccup) still leaves three chances before it runs out. */
-const RENEWALS_PER_LEASE = 4;
 
 export class LeaseKeeper {
   private readonly held = new Map<string, { owner: string; until: number }>();
@@ -24,7 +23,7 @@ export class LeaseKeeper {
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.tick(), this.deps.timing.leaseMs / RENEWALS_PER_LEASE);
+    this.timer ??= setInterval(() => void this.tick(), this.deps.timing.leaseMs / TUNING.renewalsPerLease);
     this.timer.unref();
   }
 

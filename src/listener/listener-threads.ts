@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { ApiLoad } from '../core/api-load';
 import type { Logger } from '../logger';
+import { TUNING } from '../tuning';
 
 export type ThreadMessage =
   | { type: 'ready' }
@@ -19,8 +20,6 @@ export type ThreadMessage =
 const ENTRY = path.join(__dirname, `listener-thread${path.extname(__filename)}`);
 const SOURCE = ENTRY.endsWith('.ts') ? { code: `require('tsx/cjs'); require(${JSON.stringify(ENTRY)});`, eval: true } : { code: ENTRY, eval: false };
 
-/** A thread that died is started again after this pause, so one that dies at once does not spin. */
-const RESPAWN_DELAY_MS = 1_000;
 
 export class ListenerThreads {
   private readonly workers = new Set<Worker>();
@@ -56,7 +55,7 @@ export class ListenerThreads {
     const config: Config = { ...this.deps.config, ROLES: ['listener'], LISTENER_THREADS: 0, MIGRATE_ON_START: false };
     const threadId = `${this.deps.instanceId}/t${index}g${++this.generation}`;
     // A bounded heap: the thread holds at most a prefetch of mails, so memory stays flat under any backlog.
-    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index, threadId, apiLoad: this.deps.apiLoad?.buffer }, resourceLimits: { maxOldGenerationSizeMb: 96 } });
+    const worker = new Worker(SOURCE.code, { eval: SOURCE.eval, workerData: { config, index, threadId, apiLoad: this.deps.apiLoad?.buffer }, resourceLimits: { maxOldGenerationSizeMb: TUNING.threadHeapMb } });
     this.workers.add(worker);
     worker.on('message', (m: ThreadMessage) => {
       if (m.type === 'ready') this.ready.add(worker);
@@ -70,7 +69,7 @@ export class ListenerThreads {
       this.deps.logger.error({ thread: index, code }, 'listener thread exited; ending its claims and starting it again');
       void (this.deps.onDied?.(threadId) ?? Promise.resolve())
         .catch((err: Error) => this.deps.logger.warn({ thread: index, err: err.message }, 'could not end the dead thread\'s claims; their leases run out instead'))
-        .finally(() => setTimeout(() => !this.stopping && this.spawn(index), RESPAWN_DELAY_MS).unref());
+        .finally(() => setTimeout(() => !this.stopping && this.spawn(index), TUNING.threadRespawnMs).unref());
     });
   }
 

@@ -16,6 +16,7 @@ import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { LeaseKeeper } from './leases';
 import type { RelayCircuit } from './relay-circuit';
 import { Slots } from './slots';
+import { TUNING } from '../tuning';
 
 export type Verdict =
   | { action: 'ack'; outcome: 'consumed' | 'skipped' | 'failed' | 'dead' | 'parked' }
@@ -66,14 +67,6 @@ function waitAbort(): AbortController {
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-/**
- * Claims in hand per SMTP lane: the mail being sent, and the one the lane takes next (claimed while the lane is
- * still busy, so a lane never idles for a claim's round trip: `npm run bench`, the drain after a burst went from 1,126
- * to 1,553 mails/s, end to end from 1.03x to 1.35x the peer's). A crash leaves at most these to be taken over as uncertain.
- */
-const CLAIMS_PER_LANE = 2;
-/** Writes of an outcome are retried with backoff up to this wait between tries (the mail was sent: its outcome must not be dropped). */
-const PERSIST_MAX_WAIT_MS = 5_000;
 
 export class MailListener extends EventEmitter<ListenerEvents> {
   private claims = 0;
@@ -89,9 +82,9 @@ export class MailListener extends EventEmitter<ListenerEvents> {
 
   constructor(private readonly deps: ListenerDeps) {
     super();
-    this.claimSlots = new Slots(deps.mailer.size * CLAIMS_PER_LANE);
-    this.claimBatch = new Batcher({ maxItems: 200, maxWaitMs: 0, maxConcurrent: 2, flush: (ids) => this.claimAll(ids) });
-    this.consumed = new Batcher<string>({ maxItems: 500, maxWaitMs: 20, maxConcurrent: 1, flush: (ids) => deps.repo.markManyConsumed(ids) });
+    this.claimSlots = new Slots(deps.mailer.size * TUNING.claimsPerLane);
+    this.claimBatch = new Batcher({ ...TUNING.claimBatch, flush: (ids) => this.claimAll(ids) });
+    this.consumed = new Batcher<string>({ ...TUNING.consumedBatch, flush: (ids) => deps.repo.markManyConsumed(ids) });
     deps.circuit.on('open', () => this.pause());
   }
 
@@ -255,11 +248,11 @@ export class MailListener extends EventEmitter<ListenerEvents> {
   /** Runs a write until the database takes it: the mail was already sent, so its outcome must not be dropped. */
   private async persist<T>(log: Logger, write: () => Promise<T>): Promise<T | undefined> {
     const sleep = this.deps.sleep ?? delay;
-    for (let wait = 100; ; wait = Math.min(wait * 2, PERSIST_MAX_WAIT_MS)) {
+    for (let wait = 100; ; wait = Math.min(wait * 2, TUNING.persistMaxWaitMs)) {
       try {
         return await write();
       } catch (err) {
-        if (this.stopping && wait >= PERSIST_MAX_WAIT_MS) return undefined;
+        if (this.stopping && wait >= TUNING.persistMaxWaitMs) return undefined;
         log.warn({ err: (err as Error).message, retryInMs: wait }, 'database unavailable while recording an outcome; retrying');
         await sleep(wait);
       }

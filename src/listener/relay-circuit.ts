@@ -7,9 +7,8 @@ import { EventEmitter } from 'node:events';
 import { backoffDelay, type BackoffPolicy } from '../core/backoff';
 import type { Failure } from '../core/failure';
 import { relayFailure, type SmtpErrorLike } from '../core/smtp-outcome';
+import { TUNING } from '../tuning';
 
-/** Probes: a relay back within seconds is found within seconds; one down for an hour is asked twice a minute. */
-export const PROBE_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.2 };
 
 export interface RelayCircuitEvents {
   /** the relay went down (the first failure) */
@@ -56,7 +55,7 @@ export class RelayCircuit extends EventEmitter<RelayCircuitEvents> {
   }
 
   private schedule(): number {
-    const wait = backoffDelay(Math.max(1, this.failures), this.deps.backoff ?? PROBE_BACKOFF, this.deps.random);
+    const wait = backoffDelay(Math.max(1, this.failures), this.deps.backoff ?? TUNING.probeBackoff, this.deps.random);
     this.timer = setTimeout(() => void this.probe(), wait);
     this.timer.unref();
     return wait;

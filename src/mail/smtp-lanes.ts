@@ -8,9 +8,8 @@ import { scrubError, secretsOfUrl } from '../core/secrets';
 import { failureOutcome, successOutcome, type SendOutcome, type SendProgress, type SmtpErrorLike } from '../core/smtp-outcome';
 import { messageIdFor, smtpConnectionOptions, type ConnectionSettings, type Lane, type Mailer, type OutgoingMail, type SmtpOptions } from './mailer';
 import { buildPlainMail, formatFrom } from './mime';
+import { TUNING } from '../tuning';
 
-/** A lane's connection unused this long is closed: relays drop idle sessions anyway, and an idle one holds a slot of theirs. */
-export const LANE_IDLE_MS = 10_000;
 
 export class SmtpMailer implements Mailer {
   readonly size: number;
@@ -114,7 +113,7 @@ class SmtpLane implements Lane {
   release(): void {
     if (!this.held) return;
     this.held = false;
-    if (this.conn) this.idle = setTimeout(() => this.drop(), LANE_IDLE_MS).unref();
+    if (this.conn) this.idle = setTimeout(() => this.drop(), TUNING.laneIdleMs).unref();
     this.mailer.giveBack(this);
   }
 

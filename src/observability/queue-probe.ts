@@ -3,6 +3,7 @@
 // problem can never hold up publishing.
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Logger } from '../logger';
+import { TUNING } from '../tuning';
 
 export interface QueueDepth {
   queue: string;
@@ -10,7 +11,7 @@ export interface QueueDepth {
   consumers: number;
 }
 
-const TIMEOUT_MS = 2_000;
+const TIMEOUT_MS = TUNING.queueProbeTimeoutMs;
 
 export class QueueProbe {
   private model: ChannelModel | null = null;
@@ -38,7 +39,7 @@ export class QueueProbe {
 
   /** Depth of each queue; null when the broker cannot be asked right now. Cached for a second. */
   async depth(): Promise<QueueDepth[] | null> {
-    if (this.cached && Date.now() - this.cached.at < 1_000) return this.cached.value;
+    if (this.cached && Date.now() - this.cached.at < TUNING.queueDepthCacheMs) return this.cached.value;
     if (!this.inFlight) {
       this.inFlight = this.read()
         .then((value) => {

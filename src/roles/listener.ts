@@ -1,11 +1,6 @@
 // The listener role: consumes the mail queue and sends over SMTP lanes, pausing while the relay is down.
-// Built from the configuration and the shared infrastructure; start, ready, stop.
-import type { Publisher } from '../broker/publisher';
+// Built from the shared infrastructure (infrastructure.ts); start, ready, stop.
 import { AmqpConnection } from '../broker/amqp-connection';
-import type { TopologyNames } from '../broker/topology';
-import type { Config } from '../config';
-import type { RetryPolicy } from '../core/retry';
-import type { Logger } from '../logger';
 import type { Mailer } from '../mail/mailer';
 import { SmtpMailer } from '../mail/smtp-lanes';
 import { QueueConsumer } from '../listener/consumer';
@@ -16,34 +11,12 @@ import { YieldGate } from '../listener/yield-gate';
 import { CachedCheck } from '../observability/cached-check';
 import { storedFaultOf } from '../faults/dev-faults';
 import { FaultyMailer } from '../faults/faulty-mailer';
-import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { RelayRepo } from '../store/relay-repo';
+import { TUNING } from '../tuning';
+import type { Infrastructure } from './infrastructure';
+import type { Role } from './role';
 
-export interface ListenerRoleDeps {
-  config: Config;
-  repo: MsgLogRepo;
-  relay: RelayRepo;
-  publisher: Publisher;
-  topology: TopologyNames;
-  retry: RetryPolicy;
-  instanceId: string;
-  logger: Logger;
-  apiBusy: () => boolean;
-  smtpUrl: () => Promise<string>;
-  /** a mailer of the caller's (tests); otherwise SMTP lanes to SMTP_URL */
-  mailer?: Mailer;
-}
-
-/** /ready asks the relay at most this often (a probe is a connection and a greeting). */
-const SMTP_CHECK_TTL_MS = 5_000;
-/** A delivery the database could not take goes back to the queue after this pause, so an outage is not a hot loop. */
-const RETRY_LATER_MS = 2_000;
-/** While the API is busy, waiting deliveries look this often whether it still is (src/listener/yield-gate.ts). */
-const YIELD_POLL_MS = 5;
-/** On stop, the sends in hand get the SMTP timeout (their last reply) and this much more to record their outcome. */
-const STOP_EXTRA_MS = 5_000;
-
-export class ListenerRole {
+export class ListenerRole implements Role {
   readonly listener: MailListener;
   readonly circuit: RelayCircuit;
   readonly smtpCheck: CachedCheck;
@@ -52,12 +25,12 @@ export class ListenerRole {
   private readonly connection: AmqpConnection;
 
   private constructor(
-    private readonly deps: ListenerRoleDeps,
+    private readonly deps: Infrastructure,
     private readonly mailer: Mailer,
   ) {
     const c = deps.config;
     const log = deps.logger;
-    this.smtpCheck = new CachedCheck(() => mailer.verify(), { ttlMs: SMTP_CHECK_TTL_MS, timeoutMs: Math.min(c.SMTP_TIMEOUT_MS, 5_000) });
+    this.smtpCheck = new CachedCheck(() => mailer.verify(), { ttlMs: TUNING.smtpCheckTtlMs, timeoutMs: Math.min(c.SMTP_TIMEOUT_MS, TUNING.smtpCheckTtlMs) });
     this.circuit = new RelayCircuit({ probe: () => mailer.verify() });
     // The content's reply must come within the SMTP timeout: a send starts its content only with that much lease left.
     this.leases = new LeaseKeeper({ repo: deps.repo, timing: { leaseMs: c.LEASE_MS, marginMs: c.SMTP_TIMEOUT_MS }, logger: log });
@@ -73,8 +46,8 @@ export class ListenerRole {
       logger: log,
     });
     this.connection = new AmqpConnection(c.AMQP_URL, 'consumer', log);
-    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: deps.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: YIELD_POLL_MS }) : undefined;
-    this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: RETRY_LATER_MS, logger: log, gate });
+    const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: deps.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: TUNING.yieldPollMs }) : undefined;
+    this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: TUNING.retryLaterMs, logger: log, gate });
     const report = (down: boolean, failure: Parameters<RelayRepo['report']>[2]) =>
       (down ? deps.relay.report(deps.instanceId, true, failure) : deps.relay.forget(deps.instanceId)).catch((err: Error) => log.warn({ err: err.message }, 'could not record the relay state'));
     this.circuit.on('open', (failure) => {
@@ -93,9 +66,10 @@ export class ListenerRole {
     });
   }
 
-  static async create(deps: ListenerRoleDeps): Promise<ListenerRole> {
+  /** `mailer`: a mailer of the caller's (tests); otherwise SMTP lanes to SMTP_URL. */
+  static async create(deps: Infrastructure, mailer?: Mailer): Promise<ListenerRole> {
     const c = deps.config;
-    const mailer = deps.mailer ?? new SmtpMailer({ url: await deps.smtpUrl(), from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
+    mailer ??= new SmtpMailer({ url: await deps.smtpUrl(), from: c.MAIL_FROM, poolSize: c.SMTP_POOL_SIZE, timeoutMs: c.SMTP_TIMEOUT_MS });
     // DEV_FAULTS: the documented scenarios' SMTP answers (smtp-fail, smtp-reject) come from a wrapper of the mailer.
     return new ListenerRole(deps, c.DEV_FAULTS ? new FaultyMailer(mailer, storedFaultOf(deps.repo)) : mailer);
   }
@@ -110,10 +84,15 @@ export class ListenerRole {
     return this.consumer.isSubscribed || (!this.circuit.isClosed && this.consumer.isAttached);
   }
 
+  /** The relay answers (cached): shown by /ready, which stays ready while it is down. */
+  async readiness(): Promise<Record<string, boolean>> {
+    return { smtp: await this.smtpCheck.check() };
+  }
+
   /** Takes no new mail at once; finishes the sends in hand within the SMTP timeout and a margin; releases the rest. */
   async stop(): Promise<void> {
     this.listener.beginStop();
-    await this.consumer.stop(this.deps.config.SMTP_TIMEOUT_MS + STOP_EXTRA_MS);
+    await this.consumer.stop(this.deps.config.SMTP_TIMEOUT_MS + TUNING.stopExtraMs);
     await this.listener.close();
     await this.leases.stop();
     this.circuit.stop();

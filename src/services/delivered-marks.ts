@@ -4,11 +4,8 @@
 // inserts that 202s wait on; a mail the listener has consumed meanwhile needs no mark at all (the guarded UPDATE
 // matches nothing). Memory: an id per confirmed mail (grouped by try count), nothing else held.
 import type { Logger } from '../logger';
+import { TUNING } from '../tuning';
 
-/** A write the database refused is tried again after this long (a database that is down is not asked in a loop). */
-const RETRY_MS = 1_000;
-/** Writes tried at stop before the marks are left to the job. */
-const CLOSE_ATTEMPTS = 3;
 
 export interface DeliveredMarksOptions {
   /** records ids whose publish was made at `tryCount` (one statement); resolves once committed */
@@ -99,7 +96,7 @@ export class DeliveredMarks {
   }
 
   private get retryMs(): number {
-    return this.opts.retryMs ?? RETRY_MS;
+    return this.opts.retryMs ?? TUNING.confirmRetryMs;
   }
 
   /** Writes every waiting mark now, held or not (shutting down). */
@@ -108,7 +105,7 @@ export class DeliveredMarks {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     // A database that is gone for good must not hold the stop: a few more writes, then the job covers the rest.
-    for (let attempt = 0; (this.writing || this.count > 0) && attempt < CLOSE_ATTEMPTS; attempt++) await (this.writing ?? this.write());
+    for (let attempt = 0; (this.writing || this.count > 0) && attempt < TUNING.confirmCloseAttempts; attempt++) await (this.writing ?? this.write());
     if (this.count > 0) this.opts.logger.warn({ rows: this.count }, 'confirms not recorded at stop; the job looks at those rows after the publish grace');
   }
 

@@ -7,6 +7,7 @@ import { Status } from '../core/status';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import { DeliveredMarks } from './delivered-marks';
+import { TUNING } from '../tuning';
 
 const PUBLISH_KINDS: Record<PublishFailure, FailureKind> = {
   nack: 'publish-nack',
@@ -46,8 +47,7 @@ export class Dispatcher {
       write: (ids, tryCount) => deps.repo.markDelivered(ids, tryCount),
       hold: deps.apiBusy,
       maxHoldMs: deps.maxHoldMs ?? 0,
-      windowMs: 20,
-      maxItems: 500,
+      ...TUNING.confirmMarks,
       logger: deps.logger,
     });
   }

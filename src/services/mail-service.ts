@@ -9,6 +9,7 @@ import { Batcher } from '../store/batcher';
 import type { MsgLogRepo, NewRow } from '../store/msg-log-repo';
 import type { TopologyNames } from '../broker/topology';
 import type { DispatchItem } from './dispatcher';
+import { TUNING } from '../tuning';
 
 export interface Accepted {
   msgId: string;
@@ -41,7 +42,7 @@ export class MailService {
       logger: Logger;
     },
   ) {
-    this.inserts = new Batcher<NewRow>({ maxItems: 200, maxWaitMs: 0, maxConcurrent: 2, flush: (rows) => deps.repo.insertMany(rows) });
+    this.inserts = new Batcher<NewRow>({ ...TUNING.insertBatch, flush: (rows) => deps.repo.insertMany(rows) });
   }
 
   /**

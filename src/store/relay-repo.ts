@@ -3,6 +3,7 @@
 import { decodeFailure, encodeFailure, type Failure } from '../core/failure';
 import type { Pool } from './db';
 import { MS, SQL } from './sql';
+import { TUNING } from '../tuning';
 
 export interface RelayState {
   down: boolean;
@@ -13,11 +14,6 @@ export interface RelayState {
   failure: Failure | null;
 }
 
-/**
- * A listener whose circuit is open reports at least at every probe (PROBE_BACKOFF's longest wait is 30 s); one that
- * stopped reporting for this long is gone (killed, or its circuit state lost) and no longer counts.
- */
-export const RELAY_REPORT_FRESH_MS = 90_000;
 
 export class RelayRepo {
   constructor(private readonly pool: Pool) {}
@@ -27,7 +23,7 @@ export class RelayRepo {
   }
 
   async state(): Promise<RelayState> {
-    const [r] = await this.pool.execute<{ since: Date | null; listeners: number; failure: string | null }[]>(SQL.relayDown, [RELAY_REPORT_FRESH_MS * MS]);
+    const [r] = await this.pool.execute<{ since: Date | null; listeners: number; failure: string | null }[]>(SQL.relayDown, [TUNING.relayReportFreshMs * MS]);
     const listeners = Number(r?.listeners ?? 0);
     return { down: listeners > 0, since: r?.since ?? null, listeners, failure: decodeFailure(r?.failure) };
   }

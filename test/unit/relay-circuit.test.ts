@@ -1,5 +1,6 @@
 import type { Failure } from '../../src/core/failure';
-import { PROBE_BACKOFF, RelayCircuit } from '../../src/listener/relay-circuit';
+import { RelayCircuit } from '../../src/listener/relay-circuit';
+import { TUNING } from '../../src/tuning';
 
 // No jitter: the probes come exactly at 100, 200, 400 ... ms after each failure.
 const backoff = { baseMs: 100, maxMs: 1_000, factor: 2, jitter: 0 };
@@ -188,6 +189,6 @@ describe('RelayCircuit', () => {
   });
 
   test('by default the probes start after about a second and back off to half a minute', () => {
-    expect(PROBE_BACKOFF).toMatchObject({ baseMs: 1_000, maxMs: 30_000, factor: 2 });
+    expect(TUNING.probeBackoff).toMatchObject({ baseMs: 1_000, maxMs: 30_000, factor: 2 });
   });
 });

@@ -1,0 +1,79 @@
+// The api role: the HTTP server (the API, the dashboard, /metrics, /docs) on HOST:PORT.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHttpServer } from '../http/app';
+import { LiveHub } from '../http/dashboard/live';
+import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from '../http/security';
+import { IdempotencyRepo } from '../store/idempotency-repo';
+import type { Infrastructure } from './infrastructure';
+import type { Role } from './role';
+
+export class ApiRole implements Role {
+  readonly security: HttpSecurity;
+  readonly server: Server;
+  private readonly live: LiveHub;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly infra: Infrastructure,
+    readiness: () => Promise<Record<string, boolean>>,
+  ) {
+    const c = infra.config;
+    this.security = createHttpSecurity({
+      keys: apiKeysOf(c),
+      limits: { perKeyPerMinute: c.RATE_LIMIT_PER_KEY, perRecipientPerHour: c.RATE_LIMIT_PER_RECIPIENT },
+      idempotency: new IdempotencyStore({ repo: new IdempotencyRepo(infra.pool, infra.repo, c.IDEMPOTENCY_TTL_HOURS * 3_600_000), logger: infra.logger }),
+      logger: infra.logger,
+    });
+    if (this.security.keys.length === 0) {
+      infra.logger.warn({ NODE_ENV: c.NODE_ENV }, 'API_KEYS is empty: the API is open to anyone who can reach it (refused in production; run `npm run apikey`)');
+    }
+    this.live = new LiveHub(infra.stats, infra.logger);
+    this.server = createHttpServer({
+      security: this.security,
+      mail: infra.mail,
+      prisma: infra.prisma,
+      maxRecipients: c.MAX_RECIPIENTS,
+      maxTries: c.MAX_TRIES,
+      devFaults: c.DEV_FAULTS,
+      readiness,
+      relay: () => infra.relay.state(),
+      logger: infra.logger,
+      apiLoad: infra.apiLoad,
+      ops: {
+        pool: infra.pool,
+        mail: infra.mail,
+        metrics: infra.metrics,
+        stats: infra.stats,
+        queues: infra.queueProbe,
+        live: this.live,
+        maxTries: c.MAX_TRIES,
+        devFaults: c.DEV_FAULTS,
+        logger: infra.logger,
+      },
+    });
+  }
+
+  get url(): string {
+    const addr = this.server.address() as AddressInfo | null;
+    return addr ? `http://127.0.0.1:${addr.port}` : '';
+  }
+
+  async start(): Promise<void> {
+    this.server.listen(this.infra.config.PORT, this.infra.config.HOST);
+    await once(this.server, 'listening');
+  }
+
+  get ready(): boolean {
+    return this.server.listening;
+  }
+
+  /** No new connections or requests; the requests in progress are answered. */
+  async stop(): Promise<void> {
+    this.closing ??= new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    this.live.close();
+    await this.closing;
+  }
+}

@@ -1,0 +1,64 @@
+// Every tuning number of the product, named once with its reason. What a user sets is in src/config.ts; these are
+// the product's own choices (measured where a figure is given: docs/performance.md, docs/performance-log.md).
+export const TUNING = {
+  // ---- the API first
+  /** the API must be quiet this long before the work that yields to it goes at full speed again */
+  apiQuietMs: 200,
+
+  // ---- writes gathered into one statement (src/store/batcher.ts)
+  /** new rows: no window (a 202 waits for its commit), at most two statements in flight so a batch grows under load */
+  insertBatch: { maxItems: 200, maxWaitMs: 0, maxConcurrent: 2 },
+  /** claims: no window (a lane waits for its claim), two in flight */
+  claimBatch: { maxItems: 200, maxWaitMs: 0, maxConcurrent: 2 },
+  /** consumed marks: 20 ms windows cut the database's CPU per mail by 18% against none; an ack waits at most that */
+  consumedBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 1 },
+  /** confirms recorded as delivered: the same window, and as many ids per statement */
+  confirmMarks: { windowMs: 20, maxItems: 500 },
+  /** a confirm waits for a busy API at most this long, and at most this share of the publish grace (the job must never take a held confirm for a lost one) */
+  confirmHoldMaxMs: 5_000,
+  confirmHoldShareOfGrace: 0.25,
+  /** confirms the database refused are written again after this pause (a database that is down is not asked in a loop) */
+  confirmRetryMs: 1_000,
+  /** writes tried at stop before the confirms left are left to the job */
+  confirmCloseAttempts: 3,
+
+  // ---- the listener
+  /** claims in hand per SMTP lane: the mail being sent and the next one (drain after a burst 1,126 -> 1,553 mails/s) */
+  claimsPerLane: 2,
+  /** a claim is renewed this many times per lease: a renewal lost to a database hiccup leaves three more chances */
+  renewalsPerLease: 4,
+  /** an outcome write is retried with backoff up to this wait (the mail was sent: its outcome must not be dropped) */
+  persistMaxWaitMs: 5_000,
+  /** a delivery the database could not take goes back to the queue after this pause, so an outage is not a hot loop */
+  retryLaterMs: 2_000,
+  /** while the API is busy, waiting deliveries look this often whether it still is */
+  yieldPollMs: 5,
+  /** on stop, the sends in hand get the SMTP timeout and this much more to record their outcome */
+  stopExtraMs: 5_000,
+  /** listener threads get the SMTP timeout and this much more to stop before they are terminated */
+  threadStopExtraMs: 10_000,
+  /** a listener thread that died is started again after this pause, so one that dies at once does not spin */
+  threadRespawnMs: 1_000,
+  /** a listener thread's heap: it holds at most a prefetch of mails, so memory stays flat under any backlog */
+  threadHeapMb: 96,
+
+  // ---- the SMTP relay
+  /** a lane's connection unused this long is closed: relays drop idle sessions, and an idle one holds a slot of theirs */
+  laneIdleMs: 10_000,
+  /** probes of a relay that is down: back within seconds is found within seconds; down for an hour is asked twice a minute */
+  probeBackoff: { baseMs: 1_000, maxMs: 30_000, factor: 2, jitter: 0.2 },
+  /** a listener reports at every probe (30 s at most); one silent this long is gone and no longer counts */
+  relayReportFreshMs: 90_000,
+  /** /ready asks the relay at most this often (a probe is a connection and a greeting) */
+  smtpCheckTtlMs: 5_000,
+
+  // ---- the re-delivery job
+  /** a round takes no new batch after this long, so it ends before the next tick of the 10-second cron */
+  jobRoundBudgetMs: 8_000,
+
+  // ---- the broker
+  /** a queue-depth question unanswered this long counts as unknown */
+  queueProbeTimeoutMs: 2_000,
+  /** queue depths are reused for this long (the dashboard and /metrics ask often) */
+  queueDepthCacheMs: 1_000,
+} as const;
