@@ -15,15 +15,11 @@ import { Batcher } from '../store/batcher';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { LeaseKeeper } from './leases';
 import type { RelayCircuit } from './relay-circuit';
+import { reportOf, type ListenerEvents, type Verdict } from './verdict';
+
+export type { ListenerEvents, SendReport, Verdict } from './verdict';
 import { Slots } from './slots';
 import { TUNING } from '../tuning';
-
-export type Verdict =
-  | { action: 'ack'; outcome: 'consumed' | 'skipped' | 'failed' | 'dead' | 'parked' }
-  /** infrastructure trouble (database, parking): leave the message with the broker and try again later */
-  | { action: 'retry-later'; reason: string }
-  /** not taken (the relay is down, the listener stops): back to the queue at once, for whoever takes mails */
-  | { action: 'requeue'; reason: string };
 
 export interface ListenerDeps {
   repo: MsgLogRepo;
@@ -39,17 +35,6 @@ export interface ListenerDeps {
   uncertainPolicy: UncertainPolicy;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
-}
-
-/** What one send came to, for metrics: accepted, partial, deferred, bounced, unknown, relay-down, not-sent. */
-export interface SendReport {
-  outcome: 'accepted' | 'partial' | 'deferred' | 'bounced' | 'unknown' | 'relay-down' | 'not-sent';
-  ms: number;
-  recipients: readonly RecipientResult[];
-}
-
-export interface ListenerEvents {
-  sent: [report: SendReport];
 }
 
 interface Claim {
@@ -275,11 +260,4 @@ export class MailListener extends EventEmitter<ListenerEvents> {
     await this.claimBatch.close();
     await this.consumed.close();
   }
-}
-
-function reportOf(outcome: SendOutcome, ms: number): SendReport {
-  if (outcome.kind === 'relay-down' || outcome.kind === 'not-sent' || outcome.kind === 'unknown') return { outcome: outcome.kind, ms, recipients: [] };
-  const states = new Set(outcome.recipients.map((r) => r.state));
-  const only = states.size === 1 ? [...states][0]! : null;
-  return { outcome: only ?? 'partial', ms, recipients: outcome.recipients };
 }

@@ -2,84 +2,17 @@
 // that matched a row is announced as a 'transition' event (src/observability/metrics.ts counts them).
 import { EventEmitter } from 'node:events';
 import { encodeFailure, decodeFailure, type Failure } from '../core/failure';
-import { RecipientCode, recipientStateName, type RecipientRecord, type SendDecision } from '../core/recipients';
+import { RecipientCode, recipientStateName, type SendDecision } from '../core/recipients';
 import type { FailureOutcome, RedeliveryPlan } from '../core/retry';
 import { Status } from '../core/status';
 import { PerItemErrors } from './batcher';
 import type { Pool } from './db';
+import { claimDueRound } from './due-rows';
+import { num, padded, toMsgRow, type ClaimedRound, type DueRow, type ListenerRow, type MsgRow, type NewRow, type RepoEvents, type RepoTiming, type SeenBy, type StoredRecipient } from './msg-log-rows';
 import { MS, SQL } from './sql';
 
-export interface MsgRow {
-  msgId: string;
-  msg: string;
-  exchange: string;
-  routingKey: string;
-  status: number;
-  tryCount: number;
-}
-
-export interface ListenerRow extends MsgRow {
-  /** someone holds an unexpired send lease */
-  leased: boolean;
-  leaseOwner: string | null;
-  /** recipients have their own outcomes (msg_recipient) */
-  perRecipient: boolean;
-}
-
-export interface StoredRecipient extends RecipientRecord {
-  tries: number;
-  updateTime: Date;
-}
-
-export interface DueRow extends MsgRow {
-  leaseExpired: boolean;
-}
-
-export interface NewRow {
-  msgId: string;
-  msg: string;
-  exchange: string;
-  routingKey: string;
-}
-
-export interface RepoTiming {
-  publishGraceMs: number;
-  consumeDeadlineMs: number;
-  leaseMs: number;
-}
-
-/** Who saw what moved a row (the publisher's answer, the listener's send, the job's round): mail_dead_total's label. */
-export type SeenBy = 'publisher' | 'listener' | 'job';
-
-// Typed events on each instance rather than node:diagnostics_channel: a channel is process-wide, and one process can
-// hold several repos (listener threads' apps, tests' apps), each counted by its own app's metrics.
-export interface RepoEvents {
-  /** `n` rows moved to `toStatus` (only rows a guarded update matched: a lost race moves none); `by`: who saw what moved them */
-  transition: [t: { toStatus: number; n: number; by?: SeenBy }];
-  /** the job took `n` due rows to publish again (automatic retries) */
-  redelivered: [r: { n: number }];
-  /** a person put a dead mail back in play */
-  retried: [r: { msgId: string }];
-}
-
-export interface ClaimedRound {
-  republish: MsgRow[];
-  dead: { msgId: string; reason: string }[];
-  postponed: number;
-}
-
-const num = (v: unknown) => Number(v);
-
-// Statements run prepared (binary protocol): MariaDB parses each text once per connection. An IN list is padded to
-// the next power of two by repeating its last id (a row matches once however often it is named), so a handful of
-// texts serve every batch size instead of one per size.
-export const sized = (n: number) => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));
-export function padded(ids: readonly string[]): string[] {
-  const out = ids.slice();
-  const n = sized(ids.length);
-  while (out.length < n) out.push(ids[ids.length - 1]!);
-  return out;
-}
+export type { ClaimedRound, DueRow, ListenerRow, MsgRow, NewRow, RepoEvents, RepoTiming, SeenBy, StoredRecipient } from './msg-log-rows';
+export { padded, sized } from './msg-log-rows';
 
 export class MsgLogRepo extends EventEmitter<RepoEvents> {
   constructor(
@@ -298,70 +231,11 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
    * states before anything is published, so two instances never re-publish the same row in one round.
    */
   async claimDue(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
-    const round = await this.claimRound(limit, plan);
+    const round = await claimDueRound(this.pool, this.timing, limit, plan);
     this.moved(Status.sending, round.republish.length);
     this.moved(Status.dead, round.dead.length, 'job');
     if (round.republish.length > 0) this.emit('redelivered', { n: round.republish.length });
     return round;
-  }
-
-  private async claimRound(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
-    const conn = await this.pool.getConnection();
-    const round: ClaimedRound = { republish: [], dead: [], postponed: 0 };
-    const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; uncertain: number; ids: string[] }>();
-    const postponed: string[] = [];
-    let committing = false;
-    try {
-      // READ COMMITTED: lock only the rows taken, no gap locks, so a racing instance skips to the next rows.
-      await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      await conn.beginTransaction();
-      const rows = await conn.query<Record<string, unknown>[]>(SQL.selectDueForUpdate, [limit]);
-      for (const r of rows) {
-        const row: DueRow = { ...toMsgRow(r), leaseExpired: num(r.leaseExpired) === 1 };
-        const p = plan(row);
-        if (p.action === 'postpone') {
-          postponed.push(row.msgId);
-          continue;
-        }
-        const key = `${p.action}|${p.tryCount}|${p.uncertain}|${p.reason ?? ''}`;
-        const g = groups.get(key) ?? { kind: p.action, tryCount: p.tryCount, reason: p.reason, uncertain: p.uncertain ? 1 : 0, ids: [] };
-        g.ids.push(row.msgId);
-        groups.set(key, g);
-        if (p.action === 'dead') round.dead.push({ msgId: row.msgId, reason: p.reason });
-        else round.republish.push({ ...row, status: Status.sending, tryCount: p.tryCount });
-      }
-      for (const g of groups.values()) {
-        if (g.kind === 'republish') await conn.query(SQL.markRepublishing(g.ids.length), [g.uncertain, g.tryCount, this.timing.publishGraceMs * MS, g.reason, ...g.ids]);
-        else await conn.query(SQL.markDeadByJob(g.ids.length), [g.uncertain, g.tryCount, g.reason, ...g.ids]);
-      }
-      if (postponed.length) await conn.query(SQL.postpone(postponed.length), [this.timing.consumeDeadlineMs * MS, ...postponed]);
-      round.postponed = postponed.length;
-      committing = true;
-      await conn.commit();
-      return round;
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      // A commit whose answer was lost may have been applied: publish what carries the round's state, so the
-      // rows do not wait out the publish grace and pay a try for a confirm that was never asked for.
-      if (committing && round.republish.length) return this.committedPart(round, err);
-      throw err;
-    } finally {
-      await conn.release();
-    }
-  }
-
-  private async committedPart(round: ClaimedRound, cause: unknown): Promise<ClaimedRound> {
-    const ids = round.republish.map((r) => r.msgId);
-    const rows = await this.pool.execute<Record<string, unknown>[]>(SQL.stateOf(ids.length), ids).catch(() => {
-      throw cause;
-    });
-    const now = new Map(rows.map((r) => [String(r.msgId), r]));
-    const applied = round.republish.filter((r) => {
-      const n = now.get(r.msgId);
-      return n !== undefined && num(n.status) === Status.sending && num(n.tryCount) === r.tryCount;
-    });
-    if (applied.length === 0) throw cause;
-    return { republish: applied, dead: round.dead, postponed: round.postponed };
   }
 
   /** A person's retry: only a dead row comes back, as `sending`, with a fresh budget. */
@@ -374,15 +248,4 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
     }
     return applied;
   }
-}
-
-function toMsgRow(r: Record<string, unknown>): MsgRow {
-  return {
-    msgId: String(r.msgId),
-    msg: String(r.msg),
-    exchange: String(r.exchange),
-    routingKey: String(r.routingKey),
-    status: num(r.status),
-    tryCount: num(r.tryCount),
-  };
 }
