@@ -1,6 +1,6 @@
 // The HTTP API: POST /mail/send, GET /mail/:msgId, POST /mail/:msgId/retry, GET /health, GET /ready.
 import { createServer, type Server } from 'node:http';
-import express, { type Request } from 'express';
+import express from 'express';
 import type { ApiLoad } from '../core/api-load';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
@@ -11,7 +11,7 @@ import { toMailView } from './mail-view';
 import type { RelayState } from '../store/relay-repo';
 import { notFound, problemHandler } from './problem';
 import type { HttpSecurity } from './security';
-import { acceptMail, withSendHotPath } from './send-endpoint';
+import { withSendRoute } from './send-endpoint';
 
 export interface HttpDeps {
   mail: MailService;
@@ -43,10 +43,6 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // dashboard and its static files included (a browser sends the key as Basic credentials; see security/api-keys).
   app.use(deps.security.authenticate);
   if (deps.ops) app.use(createPublicRouter());
-  app.use((req, _res, next) => {
-    requireJson(req);
-    next();
-  });
   app.use(express.json({ limit: '256kb', strict: true }));
   app.use(deps.security.jsonGuard);
 
@@ -64,9 +60,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks, ...down });
   });
 
-  // Plain requests never get here in a server from createHttpServer (see send-endpoint.ts); the rest do.
-  const send = sendDeps(deps);
-  app.post('/mail/send', (req, res) => acceptMail(send, req, res));
+  // POST /mail/send never gets here: createHttpServer serves it ahead of Express (send-endpoint.ts).
 
   app.get('/mail/:msgId', async (req, res) => {
     const msgId = req.params.msgId;
@@ -96,17 +90,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   return app;
 }
 
-/** JSON bodies only: a form post or text/plain is refused before anything parses it. */
-function requireJson(req: Request): void {
-  if (req.method === 'POST' && req.path === '/mail/send' && !req.is('application/json')) {
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the mail as application/json');
-  }
-}
-
 const sendDeps = (deps: HttpDeps) => ({ ...deps, metrics: deps.ops?.metrics });
 
-/** The API's HTTP server: Express, with POST /mail/send's plain requests served ahead of it (`hotPath: false` turns that off). */
-export function createHttpServer(deps: HttpDeps, opts: { hotPath?: boolean } = {}): Server {
-  const app = createHttpApp(deps);
-  return createServer(opts.hotPath === false ? app : withSendHotPath(sendDeps(deps), app));
+/** The API's HTTP server: POST /mail/send served ahead of Express (send-endpoint.ts), every other route by Express. */
+export function createHttpServer(deps: HttpDeps): Server {
+  return createServer(withSendRoute(sendDeps(deps), createHttpApp(deps)));
 }

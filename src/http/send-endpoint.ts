@@ -1,9 +1,12 @@
-// POST /mail/send, the one route that takes load. Express serves it like every other route, and in front of
-// Express a hot path serves the plain requests (JSON with a Content-Length, no compression) straight from
-// node:http: Express and body-parser cost about 0.2 ms of CPU per request on the development machine, twice
-// what the request itself needs (measured in the README's Performance section). Both run the same checks, in
-// the same order, from the same functions, and test/integration/send-endpoint.int.test.ts compares their answers.
+// POST /mail/send, the one route that takes load, served straight from node:http ahead of Express (one pipeline:
+// every request to this route, plain or chunked, compressed or not, goes through here and nowhere else). Express and
+// body-parser cost about 0.2 ms of CPU per request on the development machine, twice what the request itself needs
+// (docs/performance-log.md). The checks are Express's, in its order: the API key and rate limit, JSON only (415),
+// at most 256 kB once decoded (413), UTF-8 (or another utf-* charset, as body-parser reads it), strict JSON, the
+// hardening of src/http/security/json-guard.ts, then the route.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import type { ApiLoad } from '../core/api-load';
 import { DEV_FAULTS, type DevFault } from '../core/mail-message';
 import { LIMITS, storedBytes, validateMailRequest, type MailRequest } from '../core/validation';
@@ -59,28 +62,20 @@ function fitsWithFault(m: MailRequest, devFault: DevFault): void {
   throw new AppError('VALIDATION_FAILED', `content: ${message}`, { errors: [{ field: 'content', message }] });
 }
 
-const PLAIN_JSON = /^application\/json[ \t]*(?:;[ \t]*charset=(?:utf-8|"utf-8")[ \t]*)?$/i;
+/** The routes served here rather than by Express (the OpenAPI test adds them to Express's routes). */
+export const NODE_ROUTES = [`POST ${SEND_PATH}`] as const;
 
-/** The requests the hot path serves; everything else (and every other route) goes to Express. */
-export function isPlainSend(req: IncomingMessage): boolean {
-  const h = req.headers;
-  const length = h['content-length'];
-  return (
-    req.method === 'POST' &&
-    req.url === SEND_PATH &&
-    PLAIN_JSON.test(h['content-type'] ?? '') &&
-    (h['content-encoding'] === undefined || h['content-encoding'] === 'identity') &&
-    h['transfer-encoding'] === undefined &&
-    length !== undefined &&
-    /^\d{1,7}$/.test(length) &&
-    Number(length) <= JSON_LIMIT_BYTES
-  );
+/** Express's matching: case-insensitive, a trailing slash allowed, the query string ignored. */
+export function isSendRoute(req: Pick<IncomingMessage, 'method' | 'url'>): boolean {
+  if (req.method !== 'POST') return false;
+  const path = (req.url ?? '').split('?', 1)[0]!.replace(/\/$/, '').toLowerCase();
+  return path === SEND_PATH;
 }
 
-/** The request listener of the HTTP server: plain sends on the hot path, the rest to `fallback` (Express). */
-export function withSendHotPath(deps: SendDeps, fallback: RequestListener): RequestListener {
+/** The request listener of the HTTP server: POST /mail/send here, every other route to `fallback` (Express). */
+export function withSendRoute(deps: SendDeps, fallback: RequestListener): RequestListener {
   return (req, res) => {
-    if (!isPlainSend(req)) return fallback(req, res);
+    if (!isSendRoute(req)) return fallback(req, res);
     const load = deps.apiLoad;
     if (load) {
       load.enter();
@@ -91,12 +86,14 @@ export function withSendHotPath(deps: SendDeps, fallback: RequestListener): Requ
 }
 
 async function serve(deps: SendDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const view: RequestView = { method: 'POST', path: SEND_PATH, originalUrl: SEND_PATH, ip: req.socket.remoteAddress, header: (name) => headerOf(req, name) };
+  const url = req.url ?? SEND_PATH;
+  const view: RequestView = { method: 'POST', path: SEND_PATH, originalUrl: url, ip: req.socket.remoteAddress, header: (name) => headerOf(req, name) };
   if (deps.metrics) observeHttp(deps.metrics, 'POST', res, () => SEND_PATH);
   try {
-    // the order of Express's stack: key and rate limit, then the body, then the route
+    // Express's order: key and rate limit, then the body, then the route
     if (!deps.security.authenticateRequest(view, res)) return;
-    view.body = parseJson(await readBody(req));
+    const charset = jsonCharsetOf(req.headers['content-type']);
+    view.body = parseJson(await readBody(req, charset));
     const unsafe = jsonProblem(view.body);
     if (unsafe) throw unsafe;
     await acceptMail(deps, view, res);
@@ -105,20 +102,54 @@ async function serve(deps: SendDeps, req: IncomingMessage, res: ServerResponse):
   }
 }
 
+/** The charset of a JSON body (utf-8 when none is named); a form post or text/plain is refused before anything reads it. */
+function jsonCharsetOf(contentType: string | undefined): string {
+  const [media, ...params] = (contentType ?? '').split(';').map((p) => p.trim());
+  if (media?.toLowerCase() !== 'application/json') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the mail as application/json');
+  const charset = params.map((p) => /^charset\s*=\s*"?([^";]+)"?$/i.exec(p)?.[1]).find(Boolean)?.toLowerCase() ?? 'utf-8';
+  if (!charset.startsWith('utf-')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the body must be UTF-8 JSON');
+  return charset;
+}
+
+const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = { gzip: createGunzip, deflate: createInflate, br: createBrotliDecompress };
+
+/** The whole body, decompressed and decoded, at most JSON_LIMIT_BYTES once decoded (as body-parser counts it). */
+async function readBody(req: IncomingMessage, charset: string): Promise<string> {
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > JSON_LIMIT_BYTES) throw new AppError('PAYLOAD_TOO_LARGE');
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const decode = DECODERS[encoding];
+  if (!decode && encoding !== 'identity') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the body must be UTF-8 JSON');
+  let decoder: { decode(input: Uint8Array): string };
+  try {
+    decoder = new TextDecoder(charset);
+  } catch {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the body must be UTF-8 JSON');
+  }
+  const source: Readable = decode ? req.pipe(decode() as unknown as NodeJS.WritableStream & Readable) : req;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      size += (chunk as Buffer).length;
+      if (size > JSON_LIMIT_BYTES) {
+        req.resume(); // read and drop the rest, so the answer reaches a client still sending
+        throw new AppError('PAYLOAD_TOO_LARGE');
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    // a body shorter than its Content-Length, a broken gzip body, an aborted upload: the client's fault
+    throw Object.assign(new Error((err as Error).message), { status: 400 });
+  }
+  if (req.readableAborted) throw Object.assign(new Error('request aborted'), { status: 400 });
+  return decoder.decode(Buffer.concat(chunks));
+}
+
 function headerOf(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name.toLowerCase()];
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/** The whole body; its size is bounded by the Content-Length that isPlainSend checked (node enforces it). */
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-    req.on('aborted', () => reject(Object.assign(new Error('request aborted'), { status: 400 })));
-  });
 }
 
 /** body-parser's strict JSON: an empty body is {}, a leading BOM is dropped, and only an object or array parses. */

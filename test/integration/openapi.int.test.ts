@@ -5,6 +5,7 @@ import request from 'supertest';
 import { Status } from '../../src/core/status';
 import { LIMITS, mailRequestSchema, validateMailRequest } from '../../src/core/validation';
 import { createHttpApp } from '../../src/http/app';
+import { NODE_ROUTES } from '../../src/http/send-endpoint';
 import { httpDepsOf, rowOf, startFixture, testLogger, type Fixture } from '../support/services';
 import { waitFor } from '../support/wait';
 
@@ -60,7 +61,8 @@ describe('the OpenAPI description', () => {
     const http = createHttpApp(
       httpDepsOf(app, { ops: { pool: db.pool, mail: app.mail, metrics: app.metrics, stats: app.stats, live: { subscribe: () => undefined } as never, maxTries: 3, devFaults: false, logger: testLogger() } }),
     );
-    const routes = routesOf((http as unknown as { router: { stack: Layer[] } }).router.stack).map((r) => {
+    // Express's routes, and the one served ahead of it (src/http/send-endpoint.ts)
+    const routes = [...routesOf((http as unknown as { router: { stack: Layer[] } }).router.stack), ...NODE_ROUTES].map((r) => {
       const [method, path] = r.split(' ');
       return `${method} ${toOpenApi(path!)}`;
     });
