@@ -18,7 +18,7 @@ import type { RelayCircuit } from './relay-circuit';
 import { reportOf, type ListenerEvents, type Verdict } from './verdict';
 
 export type { ListenerEvents, SendReport, Verdict } from './verdict';
-import { Slots } from './slots';
+import { Slots } from '../core/slots';
 import { TUNING } from '../tuning';
 
 export interface ListenerDeps {

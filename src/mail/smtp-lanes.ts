@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { scrubError, secretsOfUrl } from '../core/secrets';
+import { Slots } from '../core/slots';
 import { failureOutcome, successOutcome, type SendOutcome, type SendProgress, type SmtpErrorLike } from '../core/smtp-outcome';
 import { messageIdFor, smtpConnectionOptions, type ConnectionSettings, type Lane, type Mailer, type OutgoingMail, type SmtpOptions } from './mailer';
 import { buildPlainMail, formatFrom } from './mime';
@@ -14,15 +15,16 @@ import { TUNING } from '../tuning';
 export class SmtpMailer implements Mailer {
   readonly size: number;
   private readonly free: SmtpLane[] = [];
-  private readonly waiting: { resolve: (l: Lane) => void; reject: (e: Error) => void }[] = [];
+  /** one per free lane: whoever holds one takes a lane from `free` */
+  private readonly slots: Slots;
   private readonly lanes: SmtpLane[] = [];
-  private closed = false;
   readonly settings: ConnectionSettings;
   readonly secrets: string[];
   readonly from: { header: string; address: string; raw: string };
 
   constructor(options: SmtpOptions) {
     this.size = options.poolSize;
+    this.slots = new Slots(this.size);
     this.settings = smtpConnectionOptions(options);
     this.secrets = secretsOfUrl(options.url);
     this.from = { ...formatFrom(options.from), raw: options.from };
@@ -30,34 +32,15 @@ export class SmtpMailer implements Mailer {
     this.free.push(...this.lanes);
   }
 
-  acquire(signal?: AbortSignal): Promise<Lane> {
-    if (this.closed) return Promise.reject(new Error('the mailer is closed'));
-    if (signal?.aborted) return Promise.reject(new Error('no longer waiting for a lane'));
-    const lane = this.free.pop();
-    if (lane) return Promise.resolve(lane.take());
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        resolve: (l: Lane) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(l);
-        },
-        reject,
-      };
-      const onAbort = () => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(new Error('no longer waiting for a lane'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
+  async acquire(signal?: AbortSignal): Promise<Lane> {
+    await this.slots.acquire(signal);
+    return this.free.pop()!.take();
   }
 
   /** @internal a lane's release */
   giveBack(lane: SmtpLane): void {
-    const next = this.waiting.shift();
-    if (next) next.resolve(lane.take());
-    else this.free.push(lane);
+    this.free.push(lane);
+    this.slots.release();
   }
 
   async verify(): Promise<void> {
@@ -68,8 +51,7 @@ export class SmtpMailer implements Mailer {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    for (const w of this.waiting.splice(0)) w.reject(new Error('the mailer is closed'));
+    this.slots.close(new Error('the mailer is closed'));
     for (const lane of this.lanes) lane.drop();
   }
 }

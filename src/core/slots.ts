@@ -1,6 +1,8 @@
-// A counting semaphore whose waits can be given up (an AbortSignal): the listener's claims in hand.
+// A counting semaphore whose waits can be given up (an AbortSignal) or ended for good (close): the SMTP lanes, and
+// the listener's claims in hand.
 export class Slots {
   private free: number;
+  private closed: Error | null = null;
   private readonly waiting: { grant: () => void; fail: (e: Error) => void }[] = [];
 
   constructor(readonly size: number) {
@@ -9,6 +11,7 @@ export class Slots {
 
   /** Resolves once a slot is this caller's; rejects when `signal` aborts first. Call release() once. */
   acquire(signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
     if (signal?.aborted) return Promise.reject(new Error('no longer waiting'));
     if (this.free > 0 && this.waiting.length === 0) {
       this.free--;
@@ -36,5 +39,11 @@ export class Slots {
     const next = this.waiting.shift();
     if (next) next.grant();
     else this.free++;
+  }
+
+  /** Every wait and every later acquire fails with `err`. */
+  close(err: Error): void {
+    this.closed = err;
+    for (const w of this.waiting.splice(0)) w.fail(err);
   }
 }
