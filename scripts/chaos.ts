@@ -23,7 +23,8 @@ import { Status } from '../src/core/status';
 import { createPool, type Pool } from '../src/store/db';
 import { FaultSink, type SinkAction } from '../test/support/fault-sink';
 import { rabbitmqctl } from '../test/support/rabbit';
-import { readRows, ScenarioRun, sleep, Traffic, within } from '../test/faults/harness';
+import { readRows, ScenarioRun, Traffic, within } from '../test/faults/harness';
+import { sleep } from '../test/support/wait';
 import { formatTable, type ScenarioRecord } from '../test/faults/summary-format';
 
 export interface ChaosOptions {

@@ -3,10 +3,9 @@
 // labels; desktop and phone widths. Screenshots go to test-artifacts/browser/.
 import request from 'supertest';
 import type { Page } from 'playwright-core';
-import type { MailDispatchApp } from '../../src/app';
 import { Status } from '../../src/core/status';
-import { SmtpSink } from '../support/smtp-sink';
-import { createTestDb, deleteTopology, rowOf, startApp, startFixture, testConfig, uniqueTopology, type Fixture, type TestDb } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
+import { rowOf } from '../support/services';
 import { KEY_A, SECURED } from '../support/security';
 import { waitFor } from '../support/wait';
 import { CHROMIUM, PHONE, chromiumAvailable, launchChromium, screenshot, type Chromium } from './browser';
@@ -17,25 +16,21 @@ if (!chromiumAvailable) {
   });
 } else {
   describe('the dashboard in a browser', () => {
-    const topology = uniqueTopology();
-    let db: TestDb;
-    let sink: SmtpSink;
-    let app: MailDispatchApp;
+    let f: Fixture;
+    let db: Fixture['db'];
+    let sink: Fixture['sink'];
+    let app: Fixture['app'];
     let chrome: Chromium;
 
     beforeAll(async () => {
-      sink = await new SmtpSink().start();
-      db = await createTestDb();
-      app = await startApp(testConfig(db, topology, sink.url, { DEV_FAULTS: 'true' }));
+      f = await startFixture({ env: { DEV_FAULTS: 'true' } });
+      ({ db, sink, app } = f);
       chrome = await launchChromium();
     });
 
     afterAll(async () => {
       await chrome?.close();
-      await app?.stop();
-      await sink?.stop();
-      await db?.drop();
-      await deleteTopology(topology);
+      await f?.stop();
     });
 
     beforeEach(() => {
@@ -191,7 +186,7 @@ if (chromiumAvailable) {
     let chrome: Chromium;
 
     beforeAll(async () => {
-      f = await startFixture({ ...SECURED, ROLES: 'api,listener,job' });
+      f = await startFixture({ env: SECURED, roles: 'api,listener,job' });
       chrome = await launchChromium();
     });
 

@@ -9,8 +9,8 @@
 import type { MailDispatchApp } from '../../src/app';
 import type { PublishOutcome, PublishRequest } from '../../src/broker/publisher';
 import { AMQP_URL, FAST } from '../support/services';
-import { assertScenario, ScenarioRun, sleep, Traffic, within } from './harness';
-import { Fixture } from './fixture';
+import { sleep } from '../support/wait';
+import { assertScenario, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -35,22 +35,22 @@ function watchPublishes(app: MailDispatchApp): { started: number; ms: number; ou
 
 describe('fault: a black-holed broker connection', () => {
   describe('confirm-blackhole', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('confirm-blackhole', async () => {
       const N = 400;
       const sc = new ScenarioRun('confirm-blackhole', `broker connection black-holed for 5 s with confirms outstanding, ${N} mails; then the held bytes flow on`);
-      const proxy = await fx.amqpProxy();
-      const app = await fx.app({}, { amqpUrl: proxy.via(AMQP_URL) });
+      const app = await fx.startApp({ via: ['amqp'] });
+      const proxy = await fx.proxy('amqp');
       const publishes = watchPublishes(app);
 
       const traffic = new Traffic(app.url, N, { concurrency: 8, pauseMs: 20 });
       await traffic.reach(100);
       proxy.blackhole();
       const holedAt = Date.now();
-      await sleep(5000);
+      await sleep(5000); // fixed: the black hole lasts 5 s, the scenario's outage
       const stuck = publishes.filter((p) => p.ms < 0 && Date.now() - p.started > CONFIRM_TIMEOUT_MS + 500);
       sc.expect(`no publish waited past the confirm timeout (${CONFIRM_TIMEOUT_MS} ms)`, stuck.length === 0, `${stuck.length} still waiting`);
       const timedOut = publishes.filter((p) => p.outcome && !p.outcome.ok && p.outcome.reason === 'timeout').length;
@@ -70,24 +70,24 @@ describe('fault: a black-holed broker connection', () => {
   });
 
   describe('broker-blackhole-stuck-flows', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('broker-blackhole-stuck-flows', async () => {
       const N = 200;
       const sc = new ScenarioRun('broker-blackhole-stuck-flows', `broker connection black-holed for 8 s (heartbeat 2 s); the stuck connections stay silent after the heal; ${N} mails`);
-      const proxy = await fx.amqpProxy();
+      const proxy = await fx.proxy('amqp');
       // A 2-second heartbeat (AMQP_URL may set it) so that the black hole is noticed within the scenario's time.
       const amqpUrl = `${proxy.via(AMQP_URL)}?heartbeat=2`;
-      const app = await fx.app({}, { amqpUrl });
+      const app = await fx.startApp({ amqpUrl });
 
       const traffic = new Traffic(app.url, N, { concurrency: 5, pauseMs: 20 });
       await traffic.reach(60);
       proxy.blackhole();
       const noticed = await within(8000, () => !app.publisher.isReady);
       sc.expect('the heartbeat noticed the dead connection within 8 s', !!noticed);
-      await sleep(Math.max(0, 8000));
+      await sleep(8000); // fixed: the black hole lasts 8 s, well past the heartbeat
       proxy.heal('keep');
       const healedAt = Date.now();
       const back = await within(20_000, () => app.publisher.isReady && app.waitUntilReady(1));

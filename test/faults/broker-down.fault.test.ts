@@ -2,9 +2,8 @@
 // reset), and comes back a few seconds later. The API keeps accepting (the row is the promise), nothing is
 // published into the void, and the job delivers everything once the broker is back.
 import { Status } from '../../src/core/status';
-import { AMQP_URL } from '../support/services';
-import { assertScenario, countByStatus, readRows, ScenarioRun, sleep, Traffic, within } from './harness';
-import { Fixture } from './fixture';
+import { sleep } from '../support/wait';
+import { assertScenario, countByStatus, readRows, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -12,14 +11,14 @@ jest.setTimeout(180_000);
 const N = 300;
 
 describe('fault: the broker is down when requests arrive', () => {
-  const fx = new Fixture();
+  const fx = scenarioFixture();
   beforeAll(() => fx.setup());
-  afterAll(() => fx.teardown());
+  afterAll(() => fx.stop());
 
   test('broker-down-at-accept', async () => {
     const sc = new ScenarioRun('broker-down-at-accept', `broker unreachable (refused, reset) while ${N} mails are accepted; back 3 s later`);
-    const proxy = await fx.amqpProxy();
-    const app = await fx.app({}, { amqpUrl: proxy.via(AMQP_URL) });
+    const app = await fx.startApp({ via: ['amqp'] });
+    const proxy = await fx.proxy('amqp');
 
     await proxy.down();
     const wentDown = Date.now();
@@ -36,7 +35,7 @@ describe('fault: the broker is down when requests arrive', () => {
     sc.expect('each row recorded its failed publish (delivery_failed, try 1) at once', !!failed && failed.every((r) => Number(r.try_count) === 1));
     sc.expect('nothing reached the sink while the broker was down', fx.sink.received.length === 0, fx.sink.received.length);
 
-    await sleep(Math.max(0, 3000 - (Date.now() - wentDown)));
+    await sleep(Math.max(0, 3000 - (Date.now() - wentDown))); // fixed: the broker stays down 3 s, the scenario's outage
     // The job must not burn tries on a broker it knows is down.
     const during = await countByStatus(app.pool);
     sc.expect('no row went dead while the broker was down', !during[Status.dead], JSON.stringify(during));

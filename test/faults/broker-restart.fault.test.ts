@@ -4,8 +4,8 @@
 // This restarts the machine's broker for everyone using it: one restart per run, always started again.
 import { Status } from '../../src/core/status';
 import { hasRabbitmqctl, rabbitmqctl } from '../support/rabbit';
-import { assertScenario, countByStatus, ScenarioRun, sleep, Traffic } from './harness';
-import { Fixture } from './fixture';
+import { sleep } from '../support/wait';
+import { assertScenario, countByStatus, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -15,19 +15,19 @@ const N = Number(process.env.FAULTS_RESTART_MAILS ?? 2500);
 const ctl = process.env.FAULTS_RESTART_DRY === '1' ? async (..._: string[]) => '' : rabbitmqctl;
 
 (hasRabbitmqctl ? describe : describe.skip)('fault: a broker restart with thousands of mails in flight', () => {
-  const fx = new Fixture();
+  const fx = scenarioFixture();
   let stopped = false;
   beforeAll(() => fx.setup());
   afterAll(async () => {
     if (stopped) await ctl('start_app').catch(() => undefined);
-    await fx.teardown();
+    await fx.stop();
   });
 
   test('broker-restart', async () => {
     const sc = new ScenarioRun('broker-restart', `rabbitmqctl stop_app, 2 s down, start_app, with ${N} mails accepted and in flight`);
     // A sink slower than the API, so a backlog builds up in the queue before the restart.
     fx.sink.replyDelayMs = 10;
-    const app = await fx.app({ MQ_PREFETCH: '50', SMTP_POOL_SIZE: '5', REDELIVERY_BATCH: '500' });
+    const app = await fx.startApp({ env: { MQ_PREFETCH: '50', SMTP_POOL_SIZE: '5', REDELIVERY_BATCH: '500' } });
     const traffic = new Traffic(app.url, N, { concurrency: 20, timeoutMs: 30_000 });
     await traffic.reach(Math.round(N * 0.5));
 
@@ -38,7 +38,7 @@ const ctl = process.env.FAULTS_RESTART_DRY === '1' ? async (..._: string[]) => '
     try {
       await ctl('stop_app');
       const downAt = Date.now();
-      await sleep(2000);
+      await sleep(2000); // fixed: the broker stays down 2 s, the scenario's outage
       sc.expect('requests kept being accepted while the broker was down', traffic.outcomes.filter((o) => o.at > downAt).every((o) => o.status === 202), JSON.stringify(traffic.statuses));
     } finally {
       await ctl('start_app');

@@ -4,19 +4,19 @@ import path from 'node:path';
 import { freePort } from '../support/private-mariadb';
 import { AMQP_URL } from '../support/services';
 import { optionsFromEnv, runChaos } from '../../scripts/chaos';
-import { Fixture } from './fixture';
+import { scenarioFixture } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
 
 describe('npm run chaos', () => {
-  const fx = new Fixture();
+  const fx = scenarioFixture();
   beforeAll(() => fx.setup());
-  afterAll(() => fx.teardown());
+  afterAll(() => fx.stop());
 
   test('plays its scenarios against a running app and reports them all passed', async () => {
     const sinkPort = await freePort();
-    const app = await fx.app({}, { smtpUrl: `smtp://127.0.0.1:${sinkPort}?ignoreTLS=true` });
+    const app = await fx.startApp({ smtpUrl: `smtp://127.0.0.1:${sinkPort}?ignoreTLS=true` });
     const root = path.resolve(__dirname, '../..');
     const lines: string[] = [];
     const result = await runChaos({

@@ -16,8 +16,9 @@ import { parkingQueue } from '../../src/broker/topology';
 import { FAST } from '../support/services';
 import { PrivateMariaDb, privateMariaDbAvailable } from '../support/private-mariadb';
 import { hasRabbitmqctl, queueDepth } from '../support/rabbit';
-import { assertScenario, rawPublisher, readRows, ScenarioRun, seedRows, sleep, Traffic } from './harness';
-import { Fixture } from './fixture';
+import type { Fixture } from '../support/fixture';
+import { sleep } from '../support/wait';
+import { assertScenario, rawPublisher, readRows, scenarioFixture, ScenarioRun, seedRows, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -34,7 +35,7 @@ interface Outage {
  * The shared play: traffic through the app, then the outage; during it, the messages of SEEDED committed rows
  * reach the queue (the listener gets them with the database away); then the database comes back.
  */
-async function playOutage(fx: Fixture, sc: ScenarioRun, app: MailDispatchApp, outage: Outage, opts: { outageMs: number; seeded: boolean; kind: string }): Promise<void> {
+async function playOutage(fx: Fixture<'fault'>, sc: ScenarioRun, app: MailDispatchApp, outage: Outage, opts: { outageMs: number; seeded: boolean; kind: string }): Promise<void> {
   const N = 300;
   // Rows committed before the outage whose messages arrive during it (due in an hour: only their message can move them).
   const seeded = opts.seeded ? await seedRows(fx.db.pool, fx.topology, SEEDED, { status: Status.delivered, dueInMs: 3_600_000 }) : [];
@@ -60,7 +61,7 @@ async function playOutage(fx: Fixture, sc: ScenarioRun, app: MailDispatchApp, ou
     probe(),
   ]);
   const probeIds = probes.flatMap((p) => (p.msgId ? [p.msgId] : []));
-  await sleep(Math.max(0, opts.outageMs - (Date.now() - downAt)));
+  await sleep(Math.max(0, opts.outageMs - (Date.now() - downAt))); // fixed: the database stays away for the scenario's outage
   const seededIds = new Set(seeded.map((s) => s.msgId));
   const sentDuring = fx.sink.received.filter((m) => seededIds.has(m.msgId ?? '')).length;
   const depth = hasRabbitmqctl ? await queueDepth(fx.topology.queue) : null;
@@ -92,35 +93,31 @@ async function playOutage(fx: Fixture, sc: ScenarioRun, app: MailDispatchApp, ou
 
 describe('fault: the database goes away', () => {
   describe('database-down', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('database-down', async () => {
       const sc = new ScenarioRun('database-down', `database unreachable for ${OUTAGE_MS / 1000} s (proxy refuses and resets) under 300 requests; ${SEEDED} messages arrive meanwhile`);
-      const proxy = await fx.dbProxy();
-      const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
+      const app = await fx.startApp({ via: ['db'] });
+      const proxy = await fx.proxy('db');
       await playOutage(fx, sc, app, { down: () => proxy.down(), up: () => proxy.up() }, { outageMs: OUTAGE_MS, seeded: true, kind: 'down' });
     });
   });
 
   const realStop = process.env.FAULTS_REAL_DB_STOP === '1' && privateMariaDbAvailable;
   (realStop ? describe : describe.skip)('database-real-stop (FAULTS_REAL_DB_STOP=1)', () => {
-    const fx = new Fixture();
     const server = new PrivateMariaDb();
-    beforeAll(async () => {
-      await server.create();
-      await fx.setup({ dbServerUrl: server.serverUrl });
-    });
+    const fx = scenarioFixture({ dbServer: server });
+    beforeAll(() => fx.setup());
     afterAll(async () => {
       await server.start().catch(() => undefined); // never leave it stopped while the teardown needs it
-      await fx.teardown();
-      await server.destroy();
+      await fx.stop();
     });
 
     test('database-real-stop', async () => {
       const sc = new ScenarioRun('database-real-stop', `a real MariaDB stopped (SIGTERM) for ${OUTAGE_MS / 1000} s and started again, under 300 requests`);
-      const app = await fx.app();
+      const app = await fx.startApp();
       try {
         await playOutage(fx, sc, app, { down: () => server.stop('SIGTERM'), up: () => server.start() }, { outageMs: OUTAGE_MS, seeded: true, kind: 'real stop' });
       } finally {
@@ -130,38 +127,38 @@ describe('fault: the database goes away', () => {
   });
 
   describe('database-blackhole', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('database-blackhole', async () => {
       const HOLE_MS = 10_000;
       const sc = new ScenarioRun('database-blackhole', `one of two instances has its database black-holed for ${HOLE_MS / 1000} s (over the ${FAST.LEASE_MS} ms lease), then healed; 300 requests to it`);
-      const proxy = await fx.dbProxy();
-      const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
+      const app = await fx.startApp({ via: ['db'] });
+      const proxy = await fx.proxy('db');
       // The other instance reaches the database directly: it takes over what the first one cannot finish.
-      await fx.app({ ROLES: 'listener,job' });
+      await fx.startApp({ roles: 'listener,job' });
       fx.sink.replyDelayMs = 20;
       await playOutage(fx, sc, app, { down: () => proxy.blackhole(), up: () => proxy.heal('resume') }, { outageMs: HOLE_MS, seeded: false, kind: 'blackhole' });
     });
   });
 
   describe('database-reset-mid-insert', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('database-reset-mid-insert', async () => {
       const N = 120;
       const sc = new ScenarioRun('database-reset-mid-insert', `database connections reset 2 times while INSERTs are in flight (150 ms latency); ${N} requests`);
-      const proxy = await fx.dbProxy();
-      const app = await fx.app({}, { databaseUrl: proxy.via(fx.db.url) });
+      const app = await fx.startApp({ via: ['db'] });
+      const proxy = await fx.proxy('db');
       const traffic = new Traffic(app.url, N, { concurrency: 10, pauseMs: 10 });
       let cut = 0;
       for (const at of [30, 70]) {
         await traffic.reach(at);
         proxy.delayMs = 150;
-        await sleep(250); // INSERTs sent now reach the server; their OKs are still in the proxy
+        await sleep(250); // fixed, the scenario's timing: INSERTs sent now reach the server; their OKs are still in the proxy
         cut += proxy.resetAll();
         proxy.delayMs = 0;
       }

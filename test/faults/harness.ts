@@ -5,12 +5,20 @@ import { connect, type ConfirmChannel } from 'amqplib';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import type { Pool } from '../../src/store/db';
 import { FINAL } from '../../src/core/status';
+import { Fixture, type FixtureOptions } from '../support/fixture';
 import { insertRows } from '../support/seed-rows';
-import { AMQP_URL, FAST, createTestDb, type TestDb } from '../support/services';
+import { AMQP_URL } from '../support/services';
+import { sleep } from '../support/wait';
 import { check, formatLine, type CheckCopy, type CheckResult, type CheckRow } from './checker';
 import { writeResult, type ScenarioCheck, type ScenarioRecord } from './summary-format';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A scenario's world (test/support/fixture.ts): its own database and broker names, the fault sink, and no app until
+ * the scenario starts its own. `beforeAll(() => fx.setup())`, `afterAll(() => fx.stop())`.
+ */
+export const scenarioFixture = (options: Omit<FixtureOptions<'fault'>, 'sink'> = {}): Fixture<'fault'> =>
+  new Fixture({ sink: 'fault', app: false, dbPrefix: 'mdfault', ...options });
 
 // ---------------------------------------------------------------- traffic
 
@@ -145,9 +153,6 @@ export async function postMails(baseUrl: string, n: number, opts: TrafficOptions
 
 // ---------------------------------------------------------------- database
 
-/** A scenario's own database on a given server (the shared one, or a private one). */
-export const createDbOn = (serverUrl: string): Promise<TestDb> => createTestDb(serverUrl, 'mdfault');
-
 /** The rows to check: the given msgIds, or the whole table (a scenario's own database). */
 export async function readRows(pool: Pool, ids?: readonly string[]): Promise<CheckRow[]> {
   const cols = 'SELECT msg_id, status, try_count, uncertain_count, last_error FROM msg_log';
@@ -275,30 +280,6 @@ export function assertScenario(record: ScenarioRecord): void {
   if (r.messageIdMismatch) problems.push(`Message-ID mismatch ${r.messageIdMismatch}`);
   for (const c of record.checks) if (!c.ok) problems.push(`${c.what}${c.detail ? ` (${c.detail})` : ''}`);
   if (problems.length) throw new Error(`${record.line}\n  - ${problems.join('\n  - ')}`);
-}
-
-// ---------------------------------------------------------------- apps
-
-export interface AppTarget {
-  databaseUrl: string;
-  amqpUrl: string;
-  smtpUrl: string;
-  topology: { exchange: string; queue: string; routingKey: string };
-}
-
-/** The environment of an app under test: the suite's fast timings, its own names, and any override. */
-export function appEnv(t: AppTarget, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    ...FAST,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: t.databaseUrl,
-    AMQP_URL: t.amqpUrl,
-    SMTP_URL: t.smtpUrl,
-    MQ_EXCHANGE: t.topology.exchange,
-    MQ_QUEUE: t.topology.queue,
-    MQ_ROUTING_KEY: t.topology.routingKey,
-    ...extra,
-  };
 }
 
 // ---------------------------------------------------------------- rows and messages made by the scenario itself

@@ -7,8 +7,7 @@
 //     end at once (taken over as uncertain, since they may have gone out) instead of after the lease, and every mail
 //     is sent, none twice.
 import { loadConfig } from '../../src/config';
-import { assertScenario, readRows, ScenarioRun, Traffic } from './harness';
-import { Fixture } from './fixture';
+import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(300_000);
@@ -20,15 +19,15 @@ const CHILD = { LEASE_MS: String(LEASE_MS), MQ_PREFETCH: '300', SMTP_POOL_SIZE: 
 
 describe('fault: the listener goes away', () => {
   describe('sigterm-slow-relay', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('sigterm-slow-relay', async () => {
       const N = 60;
       const sc = new ScenarioRun('sigterm-slow-relay', `${N} mails, a relay taking 2 s per mail (5 lanes), SIGTERM once sends are under way; a second instance takes over`);
       fx.sink.perMailDelayMs = 2_000;
-      const first = await fx.child(CHILD);
+      const first = await fx.child({ env: CHILD });
       const traffic = new Traffic(first.url, N, { concurrency: 20 });
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
@@ -39,7 +38,7 @@ describe('fault: the listener goes away', () => {
       const abandoned = fx.sink.attempts.filter((a) => a.abandoned).length;
       sc.expect('no send in hand was cut off', abandoned === 0, `${abandoned} abandoned, ${keptBefore} sent before the stop`);
       const takeover = Date.now();
-      await fx.child({ ...CHILD, REDELIVERY_CRON: '*/1 * * * * *' });
+      await fx.child({ env: { ...CHILD, REDELIVERY_CRON: '*/1 * * * * *' } });
       const result = await sc.settle({ accepted: traffic.accepted, sink: () => fx.sink.received, pool: fx.db.pool, boundMs: 120_000, tried: () => fx.sink.triedMsgIds() });
       const ms = Date.now() - takeover;
       sc.expect(`the rest went out without waiting for a lease (${LEASE_MS / 1000} s)`, ms < LEASE_MS, `${(ms / 1000).toFixed(1)} s`);
@@ -50,15 +49,15 @@ describe('fault: the listener goes away', () => {
   });
 
   describe('listener-thread-killed', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('listener-thread-killed', async () => {
       const N = 60;
       const sc = new ScenarioRun('listener-thread-killed', `${N} mails, a relay taking 1 s per mail, the listener thread killed mid-send`);
       fx.sink.perMailDelayMs = 1_000;
-      const app = await fx.child({ ...CHILD, DEV_FAULTS: 'true', REDELIVERY_CRON: '*/1 * * * * *' });
+      const app = await fx.child({ env: { ...CHILD, DEV_FAULTS: 'true', REDELIVERY_CRON: '*/1 * * * * *' } });
       const traffic = new Traffic(app.url, N, { concurrency: 20 });
       await traffic.done;
       await waitFor('sends under way', () => fx.sink.attempts.length >= 5, 30_000);

@@ -4,8 +4,7 @@
 import type { MailDispatchApp } from '../../src/app';
 import type { PublishRequest } from '../../src/broker/publisher';
 import { Status } from '../../src/core/status';
-import { assertScenario, ScenarioRun, seedRows } from './harness';
-import { Fixture } from './fixture';
+import { assertScenario, scenarioFixture, ScenarioRun, seedRows } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -23,16 +22,15 @@ function countPublishes(app: MailDispatchApp, into: Map<string, number>): { tota
 }
 
 describe('fault: re-delivery jobs racing', () => {
-  const fx = new Fixture();
+  const fx = scenarioFixture();
   beforeAll(() => fx.setup());
-  afterAll(() => fx.teardown());
+  afterAll(() => fx.stop());
 
   test('racing-redelivery', async () => {
     const N = 1000;
     const sc = new ScenarioRun('racing-redelivery', `two instances' jobs (every second, batches of 100) race over ${N} rows that fall due together`);
-    const env = { REDELIVERY_BATCH: '100' };
-    const a = await fx.app(env);
-    const b = await fx.app(env);
+    const a = await fx.startApp({ env: { REDELIVERY_BATCH: '100' } });
+    const b = await fx.startApp({ env: { REDELIVERY_BATCH: '100' } });
     const published = new Map<string, number>();
     const pa = countPublishes(a, published);
     const pb = countPublishes(b, published);

@@ -6,8 +6,7 @@
 import { loadConfig } from '../../src/config';
 import { Status } from '../../src/core/status';
 import { realRelayUnavailableReason, startRealRelay } from '../support/real-relay';
-import { assertScenario, readRows, ScenarioRun, Traffic } from './harness';
-import { Fixture } from './fixture';
+import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 jest.setTimeout(300_000);
 
@@ -21,7 +20,7 @@ const PRODUCTION: Record<string, string> = Object.fromEntries(
 );
 
 describeWithRelay('fault: a real relay', () => {
-  const fx = new Fixture();
+  const fx = scenarioFixture();
   let relayUrl = '';
   beforeAll(async () => {
     await fx.setup();
@@ -29,13 +28,13 @@ describeWithRelay('fault: a real relay', () => {
     fx.defer('real relay', () => relay.stop());
     relayUrl = relay.url;
   });
-  afterAll(() => fx.teardown());
+  afterAll(() => fx.stop());
 
   test('real-relay-greylisting', async () => {
     const N = 20;
     const M = 5;
     const sc = new ScenarioRun('real-relay-greylisting', `${N} mails to two recipients and ${M} with one unknown recipient, through postfix + postgrey (greylisting 20 s), production defaults`);
-    const app = await fx.app(PRODUCTION, { smtpUrl: relayUrl });
+    const app = await fx.startApp({ env: PRODUCTION, smtpUrl: relayUrl });
     const two = new Traffic(app.url, N, { concurrency: 10, to: 'a@example.com,b@example.org' });
     const partial = new Traffic(app.url, M, { concurrency: 5, to: 'c@example.com,unknown-x@example.com' });
     await Promise.all([two.done, partial.done]);

@@ -9,9 +9,9 @@
 //   relay-down-production (opt-in, RELAY_OUTAGE_MINUTES=10): the same at every production default, for minutes.
 import { loadConfig } from '../../src/config';
 import { Status } from '../../src/core/status';
-import { assertScenario, readRows, ScenarioRun, Traffic } from './harness';
-import { Fixture } from './fixture';
-import { waitFor } from '../support/wait';
+import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
+import type { Fixture } from '../support/fixture';
+import { sleep, waitFor } from '../support/wait';
 
 jest.setTimeout(300_000);
 
@@ -22,7 +22,7 @@ const PRODUCTION: Record<string, string> = Object.fromEntries(
 );
 
 /** Copies per (msgId, recipient) at the sink: every recipient of every mail must appear exactly once. */
-function perRecipient(fx: Fixture): Map<string, number> {
+function perRecipient(fx: Fixture<'fault'>): Map<string, number> {
   const n = new Map<string, number>();
   for (const dlv of fx.sink.deliveries()) n.set(`${dlv.msgId}|${dlv.recipient.toLowerCase()}`, (n.get(`${dlv.msgId}|${dlv.recipient.toLowerCase()}`) ?? 0) + 1);
   return n;
@@ -30,16 +30,16 @@ function perRecipient(fx: Fixture): Map<string, number> {
 
 describe('fault: real relays', () => {
   describe('slow-relay', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('slow-relay', async () => {
       const N = 80;
       const leaseMs = 35_000;
       const sc = new ScenarioRun('slow-relay', `${N} mails, a relay taking 3 s per mail (5 lanes: ${(N * 3) / 5} s to drain), lease ${leaseMs / 1000} s, else production defaults`);
       fx.sink.perMailDelayMs = 3_000;
-      const app = await fx.app({ ...PRODUCTION, LEASE_MS: String(leaseMs) });
+      const app = await fx.startApp({ env: { ...PRODUCTION, LEASE_MS: String(leaseMs) } });
       const traffic = new Traffic(app.url, N, { concurrency: 20 });
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
@@ -52,15 +52,15 @@ describe('fault: real relays', () => {
   });
 
   describe('throttled-relay', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('throttled-relay', async () => {
       const N = 40;
       const sc = new ScenarioRun('throttled-relay', `${N} mails, a relay that takes 30 a minute (451 4.7.1 at MAIL FROM beyond), production defaults`);
       fx.sink.throttle(30);
-      const app = await fx.app(PRODUCTION);
+      const app = await fx.startApp({ env: PRODUCTION });
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
@@ -74,15 +74,15 @@ describe('fault: real relays', () => {
   });
 
   describe('greylisting', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('greylisting', async () => {
       const N = 20;
       const sc = new ScenarioRun('greylisting', `${N} mails to two recipients, one greylisted (450 4.2.0) for 60 s, production defaults`);
       fx.sink.greylist({ ms: 60_000, match: (to) => to.endsWith('@greylist.example') });
-      const app = await fx.app(PRODUCTION);
+      const app = await fx.startApp({ env: PRODUCTION });
       const traffic = new Traffic(app.url, N, { concurrency: 10, to: 'a@example.com,b@greylist.example' });
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
@@ -98,15 +98,15 @@ describe('fault: real relays', () => {
   });
 
   describe('partial-permanent', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('partial-permanent', async () => {
       const N = 30;
       const sc = new ScenarioRun('partial-permanent', `${N} mails to two recipients, one refused 550 5.1.1 at RCPT, production defaults`);
       fx.sink.rcpt = ({ to }) => (to.startsWith('unknown') ? 'permfail' : undefined);
-      const app = await fx.app(PRODUCTION);
+      const app = await fx.startApp({ env: PRODUCTION });
       const traffic = new Traffic(app.url, N, { concurrency: 10, to: 'a@example.com,unknown-b@example.com' });
       await traffic.done;
       const result = await sc.settle({ accepted: traffic.accepted, sink: () => fx.sink.received, pool: app.pool, boundMs: 60_000, tried: () => fx.sink.triedMsgIds() });
@@ -122,16 +122,16 @@ describe('fault: real relays', () => {
   });
 
   describe('relay-down', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('relay-down', async () => {
       const N = 200;
       const outageMs = 20_000;
       // The whole retry budget of the suite's timings (MAX_TRIES 3, backoff 200 ms doubling) is under a second.
       const sc = new ScenarioRun('relay-down', `${N} mails, the relay down for ${outageMs / 1000} s under load (longer than the whole retry budget: 3 tries, backoff from 200 ms)`);
-      const app = await fx.app();
+      const app = await fx.startApp();
       await fx.sink.down();
       const downAt = Date.now();
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
@@ -144,7 +144,7 @@ describe('fault: real relays', () => {
       sc.expect('/ready stays ready and says since when the relay is down', ready.status === 'ready' && ready.relay?.up === false && !!ready.relay.downSince, JSON.stringify(ready));
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       sc.expect('/metrics says mail_relay_up 0', /^mail_relay_up 0$/m.test(metrics));
-      await new Promise((r) => setTimeout(r, Math.max(0, outageMs - (Date.now() - downAt))));
+      await sleep(Math.max(0, outageMs - (Date.now() - downAt))); // fixed: the relay stays down for the scenario's outage
       const during = await readRows(app.pool);
       sc.expect('no mail dead and no try counted during the outage', during.every((r) => Number(r.status) !== Status.dead && Number(r.try_count) === 0), JSON.stringify(during.filter((r) => Number(r.try_count) > 0).slice(0, 3)));
       await fx.sink.up();
@@ -161,21 +161,21 @@ describe('fault: real relays', () => {
   // the consume deadline, the lease), with mails arriving during it. Its figures are in docs/reliability.md.
   const outageMinutes = Number(process.env.RELAY_OUTAGE_MINUTES ?? 0);
   (outageMinutes > 0 ? describe : describe.skip)('relay-down-production', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('relay-down-production', async () => {
       const N = 1_000;
       const outageMs = outageMinutes * 60_000;
       const sc = new ScenarioRun('relay-down-production', `${N} mails, the relay down for ${outageMinutes} min under load, every production default`);
-      const app = await fx.app(PRODUCTION);
+      const app = await fx.startApp({ env: PRODUCTION });
       await fx.sink.down();
       const downAt = Date.now();
       const traffic = new Traffic(app.url, N, { concurrency: 4, pauseMs: Math.round((outageMs / 2 / N) * 4) });
       await traffic.done;
       sc.expect('every request answered 202 while the relay was down', traffic.count(202) === N, JSON.stringify(traffic.statuses));
-      await new Promise((r) => setTimeout(r, Math.max(0, outageMs - (Date.now() - downAt))));
+      await sleep(Math.max(0, outageMs - (Date.now() - downAt))); // fixed: the relay stays down for the scenario's outage
       const during = await readRows(app.pool);
       sc.expect('no mail dead and no try counted during the outage', during.every((r) => Number(r.status) !== Status.dead && Number(r.try_count) === 0), during.filter((r) => Number(r.try_count) > 0).length);
       await fx.sink.up();

@@ -4,8 +4,7 @@
 // out, and they are sent again with the same Message-ID. The checker counts those under `uncertain`; any other
 // second copy is a duplicate.
 import { Status } from '../../src/core/status';
-import { assertScenario, countByStatus, ScenarioRun, sleep, Traffic } from './harness';
-import { Fixture } from './fixture';
+import { assertScenario, countByStatus, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -13,9 +12,9 @@ jest.setTimeout(180_000);
 const N = 400;
 
 describe('fault: SIGKILL of the app mid-stream', () => {
-  const fx = new Fixture();
+  const fx = scenarioFixture();
   beforeAll(() => fx.setup());
-  afterAll(() => fx.teardown());
+  afterAll(() => fx.stop());
 
   test('app-sigkill', async () => {
     const sc = new ScenarioRun('app-sigkill', `SIGKILL of the app process with sends in progress, restarted; ${N} mails`);
@@ -24,8 +23,8 @@ describe('fault: SIGKILL of the app mid-stream', () => {
     const first = await fx.child();
     const traffic = new Traffic(() => first.url, N, { concurrency: 4, pauseMs: 25 });
     await traffic.reach(150);
-    // Kill while mails are being sent: wait until the sink is busy.
-    for (let i = 0; i < 100 && fx.sink.received.length < 60; i++) await sleep(20);
+    // Kill while mails are being sent: wait (up to 2 s) until the sink is busy.
+    await within(2000, () => fx.sink.received.length >= 60, 20);
     const cut = traffic.inFlight;
     const killed = await first.kill('SIGKILL');
     traffic.pause();

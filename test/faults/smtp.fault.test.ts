@@ -8,8 +8,8 @@
 import type { Pool } from '../../src/store/db';
 import { Status } from '../../src/core/status';
 import { FAST } from '../support/services';
-import { assertScenario, readRows, ScenarioRun, sleep, Traffic, within } from './harness';
-import { Fixture } from './fixture';
+import { waitFor } from '../support/wait';
+import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -23,9 +23,9 @@ async function rowsByIndex(pool: Pool, traffic: Traffic) {
 
 describe('fault: SMTP refusals and timeouts', () => {
   describe('smtp-4xx-and-timeouts', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('smtp-4xx-and-timeouts', async () => {
       const N = 200;
@@ -38,7 +38,7 @@ describe('fault: SMTP refusals and timeouts', () => {
         if (g === 'hang-once' && attempt === 1) return 'hang';
         return 'accept';
       };
-      const app = await fx.app();
+      const app = await fx.startApp();
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
@@ -73,21 +73,24 @@ describe('fault: SMTP refusals and timeouts', () => {
   });
 
   describe('smtp-5xx', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('smtp-5xx', async () => {
       const N = 100;
       const sc = new ScenarioRun('smtp-5xx', `a 550 for every one of ${N} mails`);
       fx.sink.mode = 'permfail';
-      const app = await fx.app();
+      const app = await fx.startApp();
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
       await traffic.done;
       const started = Date.now();
       const allDead = await within(5000, async () => (await readRows(app.pool)).every((r) => Number(r.status) === Status.dead));
       sc.expect('every mail dead at once (within 5 s, no backoff)', !!allDead, `${Date.now() - started} ms`);
-      await sleep(2500); // several job rounds: a retry would show now
+      // A retry would come from the re-delivery job: once it has looked at the table twice, it would show.
+      let rounds = 0;
+      app.job!.on('round', (r) => void (r.result === 'ran' && rounds++));
+      await waitFor('two more rounds of the re-delivery job', () => rounds >= 2, 10_000);
       const rows = await app.pool.query<{ try_count: number; last_error: string; next_try_time: Date | null }[]>('SELECT try_count, last_error, next_try_time FROM msg_log');
       sc.expect('try_count 1, the 550 in last_error, nothing scheduled', rows.every((r) => Number(r.try_count) === 1 && /550/.test(r.last_error) && r.next_try_time === null));
       const attempts = traffic.accepted.map((id) => fx.sink.attemptsFor(id).length);
@@ -98,15 +101,15 @@ describe('fault: SMTP refusals and timeouts', () => {
   });
 
   describe('smtp-drop-after-data', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('smtp-drop-after-data', async () => {
       const N = 100;
       const sc = new ScenarioRun('smtp-drop-after-data', `the connection drops after DATA (mail kept, no reply) for half of ${N} mails, once`);
       fx.sink.decide = ({ subject, attempt }) => (indexOf(subject) % 2 === 0 && attempt === 1 ? 'drop-after-data' : 'accept');
-      const app = await fx.app();
+      const app = await fx.startApp();
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
       await traffic.done;
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: app.pool, boundMs: 30_000, quietMs: 1500 });
@@ -122,9 +125,9 @@ describe('fault: SMTP refusals and timeouts', () => {
   });
 
   describe('uncertain-policy-dead', () => {
-    const fx = new Fixture();
+    const fx = scenarioFixture();
     beforeAll(() => fx.setup());
-    afterAll(() => fx.teardown());
+    afterAll(() => fx.stop());
 
     test('uncertain-policy-dead', async () => {
       const N = 60;
@@ -135,7 +138,7 @@ describe('fault: SMTP refusals and timeouts', () => {
         const k = kind(indexOf(subject));
         return k === 'hang' ? 'hang' : k === 'drop' ? 'drop-after-data' : 'accept';
       };
-      const app = await fx.app({ UNCERTAIN_POLICY: 'dead' });
+      const app = await fx.startApp({ env: { UNCERTAIN_POLICY: 'dead' } });
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
       await traffic.done;
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: app.pool, boundMs: 30_000, quietMs: 1500 });

@@ -4,8 +4,7 @@
 // (publish grace, backoff, lease, due rows) must still work, and the API must show real UTC times.
 import { Status } from '../../src/core/status';
 import { PrivateMariaDb, privateMariaDbAvailable } from '../support/private-mariadb';
-import { assertScenario, readRows, ScenarioRun, Traffic } from './harness';
-import { Fixture } from './fixture';
+import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -14,16 +13,10 @@ const APP_TZ = 'Asia/Kolkata';
 const DB_TZ = '-07:00';
 
 describe('fault: the app and the database in other time zones than UTC', () => {
-  const fx = new Fixture();
   const server = privateMariaDbAvailable ? new PrivateMariaDb({ timeZone: DB_TZ }) : null;
-  beforeAll(async () => {
-    await server?.create();
-    await fx.setup(server ? { dbServerUrl: server.serverUrl } : {});
-  });
-  afterAll(async () => {
-    await fx.teardown();
-    await server?.destroy();
-  });
+  const fx = scenarioFixture(server ? { dbServer: server } : {});
+  beforeAll(() => fx.setup());
+  afterAll(() => fx.stop());
 
   test('time-zones', async () => {
     const N = 150;
@@ -31,7 +24,7 @@ describe('fault: the app and the database in other time zones than UTC', () => {
     const [tz] = await fx.db.pool.query<{ tz: string; skew: number }[]>('SELECT @@session.time_zone AS tz, TIMESTAMPDIFF(MINUTE, UTC_TIMESTAMP(), NOW()) AS skew');
     if (server) sc.expect(`the database runs at ${DB_TZ}`, tz!.tz === DB_TZ && Number(tz!.skew) === -420, `${tz!.tz}, NOW() - UTC = ${tz!.skew} min`);
     fx.sink.decide = ({ subject, attempt }) => (Number(/fault mail (\d+)/.exec(subject ?? '')?.[1]) % 3 === 1 && attempt === 1 ? 'tempfail' : 'accept');
-    const app = await fx.child({ TZ: APP_TZ, DEV_FAULTS: 'true' });
+    const app = await fx.child({ env: { TZ: APP_TZ, DEV_FAULTS: 'true' } });
     const started = Date.now();
     const traffic = new Traffic(app.url, N, { concurrency: 10, headers: (i): Record<string, string> => (i % 3 === 0 ? { 'x-dev-fault': 'lose-publish' } : {}) });
     await traffic.done;

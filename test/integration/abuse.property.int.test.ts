@@ -3,12 +3,11 @@
 // catalogue code; and every row that did get stored is a mail the validation accepts, exactly as stored.
 import fc from 'fast-check';
 import { Agent } from 'node:http';
-import type { MailDispatchApp } from '../../src/app';
 import { decodeMailMessage } from '../../src/core/mail-message';
 import { parseAddress, validateMailRequest } from '../../src/core/validation';
 import { ERRORS } from '../../src/errors';
-import { createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
-import { KEY_A, NO_SMTP, SECURED, rawRequest } from '../support/security';
+import { startFixture, type Fixture } from '../support/fixture';
+import { KEY_A, SECURED, rawRequest } from '../support/security';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 3000);
 const MAX_RECIPIENTS = 50;
@@ -53,23 +52,21 @@ const nearMiss = fc
 const contentTypes = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset="UTF-8"', 'application/merge-patch+json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/json; charset=utf-8; charset=ascii', '*/*', 'application/*');
 
 describe('random bodies at POST /mail/send (fast-check)', () => {
-  const topology = uniqueTopology();
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  let db: TestDb;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
   const accepted = new Set<string>();
   let requests = 0;
 
   beforeAll(async () => {
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, NO_SMTP, { ...SECURED, MAX_RECIPIENTS: String(MAX_RECIPIENTS) }));
+    f = await startFixture({ sink: 'none', env: { ...SECURED, MAX_RECIPIENTS: String(MAX_RECIPIENTS) } });
+    ({ db, app } = f);
   });
 
   afterAll(async () => {
     agent.destroy();
-    await app?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
+    await f?.stop();
   });
 
   /** The properties of one answer: no 5xx, and a refusal is a problem from the catalogue. */

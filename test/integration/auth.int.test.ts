@@ -2,32 +2,28 @@
 // keys travel in headers only; two configured keys both work (rotation); a production start without keys is refused.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { MailDispatchApp } from '../../src/app';
 import { ConfigError, loadConfig } from '../../src/config';
 import { apiKeyConfigEntry } from '../../src/http/security/api-keys';
-import { FAST, createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
-import { KEY_A, KEY_B, NO_SMTP, SECURED, captureLogs, counts, rawRequest } from '../support/security';
+import { startFixture, type Fixture } from '../support/fixture';
+import { FAST } from '../support/services';
+import { KEY_A, KEY_B, SECURED, captureLogs, counts, rawRequest } from '../support/security';
 
 const mail = { subject: 'Hello', content: 'Body', tos: 'alice@example.com' };
 const body = JSON.stringify(mail);
 const json = { 'content-type': 'application/json' };
 
 describe('API keys', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
   const logs = captureLogs();
 
   beforeAll(async () => {
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, NO_SMTP, SECURED), { logger: logs.logger });
+    f = await startFixture({ sink: 'none', env: SECURED, overrides: { logger: logs.logger } });
+    ({ db, app } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   test('GET and HEAD /health answer without a key', async () => {
     expect((await rawRequest(app.url, { method: 'GET', path: '/health' })).status).toBe(200);
@@ -116,33 +112,25 @@ describe('API keys', () => {
   });
 
   test('after a rotation, only the keys still configured work', async () => {
-    const rotatedDb = await createTestDb();
-    const rotatedTopology = uniqueTopology();
-    const rotated = await startApp(testConfig(rotatedDb, rotatedTopology, NO_SMTP, { ...SECURED, API_KEYS: apiKeyConfigEntry(KEY_B) }));
+    const rotated = await startFixture({ sink: 'none', env: { ...SECURED, API_KEYS: apiKeyConfigEntry(KEY_B) } });
     try {
-      expect((await rawRequest(rotated.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_B }, body })).status).toBe(202);
-      expect((await rawRequest(rotated.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_A }, body })).status).toBe(401);
+      expect((await rawRequest(rotated.app.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_B }, body })).status).toBe(202);
+      expect((await rawRequest(rotated.app.url, { path: '/mail/send', headers: { ...json, 'x-api-key': KEY_A }, body })).status).toBe(401);
     } finally {
       await rotated.stop();
-      await rotatedDb.drop();
-      await deleteTopology(rotatedTopology);
     }
   });
 });
 
 describe('without API keys', () => {
   test('outside production the API is open, and the start logs a warning naming API_KEYS', async () => {
-    const db = await createTestDb();
-    const topology = uniqueTopology();
     const logs = captureLogs();
-    const app = await startApp(testConfig(db, topology, NO_SMTP, { ROLES: 'api' }), { logger: logs.logger });
+    const open = await startFixture({ sink: 'none', roles: 'api', overrides: { logger: logs.logger } });
     try {
-      expect((await rawRequest(app.url, { path: '/mail/send', headers: json, body })).status).toBe(202);
+      expect((await rawRequest(open.app.url, { path: '/mail/send', headers: json, body })).status).toBe(202);
       expect(logs.text()).toMatch(/"level":40[^\n]*API_KEYS is empty/);
     } finally {
-      await app.stop();
-      await db.drop();
-      await deleteTopology(topology);
+      await open.stop();
     }
   });
 

@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import request from 'supertest';
 import { Status } from '../../src/core/status';
-import { startFixture, type Fixture } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
 import { sleep, waitFor } from '../support/wait';
 
 const hasCtl = spawnSync('rabbitmqctl', ['-q', 'status'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -43,14 +43,14 @@ const rabbitmqctl = (...args: string[]) => execFileSync('rabbitmqctl', ['-q', ..
         rabbitmqctl('start_app');
         restarted = true;
       }
-      await sleep(10);
+      await sleep(10); // fixed: the pace of the traffic, ten mails every 10 ms or so
     }
     expect(restarted).toBe(true);
     expect(ids).toHaveLength(N);
     const remaining = async () =>
       Number((await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE status <> ?', [Status.consumed]))[0]!.n);
     await waitFor('every mail consumed', async () => (await remaining()) === 0, 90_000, 500);
-    await sleep(1000); // any duplicate still in the queue would arrive now
+    await sleep(1000); // fixed: a quiet period; a duplicate, which must not come, would arrive now
     const perId = new Map<string, number>();
     for (const m of sink.received) perId.set(m.msgId!, (perId.get(m.msgId!) ?? 0) + 1);
     expect(ids.filter((id) => perId.get(id) !== 1)).toEqual([]);

@@ -2,8 +2,9 @@
 import { EventSource } from 'eventsource';
 import request from 'supertest';
 import { Status } from '../../src/core/status';
-import { rowOf, startFixture, type Fixture } from '../support/services';
-import { waitFor } from '../support/wait';
+import { startFixture, type Fixture } from '../support/fixture';
+import { rowOf } from '../support/services';
+import { sleep, waitFor } from '../support/wait';
 
 interface Step { kind: string; from: string | null; to: string; attempt: number; confirmMs: number | null; smtpMs: number | null; error: string | null }
 interface Detail { mail: { msgId: string; status: string; why: string; tos: string[] }; timeline: Step[] }
@@ -16,7 +17,7 @@ describe('the dashboard API and the transition history', () => {
   let topology: Fixture['topology'];
 
   beforeAll(async () => {
-    f = await startFixture({ DEV_FAULTS: 'true' });
+    f = await startFixture({ env: { DEV_FAULTS: 'true' } });
     ({ db, sink, app, topology } = f);
   });
 
@@ -168,7 +169,7 @@ describe('the dashboard API and the transition history', () => {
 
   test('stats agree with msg_log: counts by status, backlog, and the last 15 minutes of throughput', async () => {
     await waitFor('no backlog', async () => Number((await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE status IN (0,1,2,4)'))[0]!.n) === 0, 30_000);
-    await new Promise((r) => setTimeout(r, 1_100));
+    await sleep(1_100); // fixed: /api/stats is cached for up to a second (src/observability/stats.ts)
     const res = await request(app.url).get('/api/stats');
     expect(res.status).toBe(200);
     const rows = await db.pool.query<{ status: number; n: number }[]>('SELECT status, COUNT(*) AS n FROM msg_log GROUP BY status');
@@ -189,7 +190,7 @@ describe('the dashboard API and the transition history', () => {
 
   test('the oldest pending mail and its age are shown while a mail waits', async () => {
     const id = await send('waiting@example.com', 'lose-publish');
-    await new Promise((r) => setTimeout(r, 1_100));
+    await sleep(1_100); // fixed, the scenario: the mail waits over half a second (and the stats cache has turned)
     const res = await request(app.url).get('/api/stats');
     expect(res.body.oldestPending).toMatchObject({ msgId: id });
     expect(res.body.oldestPending.ageSeconds).toBeGreaterThan(0.5);

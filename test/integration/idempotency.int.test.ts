@@ -1,11 +1,10 @@
 // Idempotency-Key on POST /mail/send: a replay answers with the original msgId and stores and publishes nothing;
 // a different body is 422; a twin in flight is 409 (in this process, or in another one holding the row's lock);
 // the key row and the mail row commit together or not at all.
-import type { MailDispatchApp } from '../../src/app';
 import { IDEMPOTENCY_SQL } from '../../src/store/idempotency-sql';
 import { keyHashOf } from '../../src/store/idempotency-repo';
-import { createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
-import { KEY_A, KEY_B, NO_SMTP, SECURED, counts, queueDepth, rawRequest } from '../support/security';
+import { startFixture, type Fixture } from '../support/fixture';
+import { KEY_A, KEY_B, SECURED, counts, queueDepth, rawRequest } from '../support/security';
 import { sleep, waitFor } from '../support/wait';
 import { hashApiKey, keyIdOf } from '../../src/http/security/api-keys';
 import { fingerprintOf } from '../../src/http/security/idempotency';
@@ -16,28 +15,32 @@ const DAY_US = 86_400_000_000;
 const headers = (idem: string, key = KEY_A) => ({ 'content-type': 'application/json', 'x-api-key': key, 'idempotency-key': idem });
 
 describe('Idempotency-Key', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
+  let topology: Fixture['topology'];
   let seq = 0;
   const freshKey = () => `"order-${Date.now()}-${++seq}"`;
   const post = (idem: string, body: unknown, key = KEY_A) => rawRequest(app.url, { path: '/mail/send', headers: headers(idem, key), body: typeof body === 'string' ? body : JSON.stringify(body) });
 
   beforeAll(async () => {
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, NO_SMTP, SECURED));
+    f = await startFixture({ sink: 'none', env: SECURED });
+    ({ db, app, topology } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
+
+  /** Key-row INSERTs under way on this test's database: with a twin's row uncommitted, they wait for its lock. */
+  const keyInsertsWaiting = async () => {
+    const [row] = await db.pool.query<{ n: number }[]>(
+      "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND COMMAND = 'Query' AND INFO LIKE 'INSERT INTO idempotency_key%'",
+    );
+    return Number(row!.n);
+  };
 
   /** Rows and queued messages, once the publishes in flight have settled. */
   async function settled() {
     await app.mail.drain();
-    await sleep(100);
     return { ...(await counts(db.pool)), queued: await queueDepth(topology) };
   }
 
@@ -99,7 +102,7 @@ describe('Idempotency-Key', () => {
     // Hold the first request inside the service for a moment, as a slow database would.
     const original = app.mail.send.bind(app.mail);
     const spy = jest.spyOn(app.mail, 'send').mockImplementation(async (...args) => {
-      await sleep(400);
+      await sleep(400); // fixed, the scenario: the database is slow for 400 ms
       return original(...args);
     });
     try {
@@ -147,7 +150,7 @@ describe('Idempotency-Key', () => {
       await other.beginTransaction();
       await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, fingerprintOf(mail), '4242', DAY_US]);
       const pending = post(key, mail);
-      await sleep(300);
+      await waitFor('the duplicate waiting for the uncommitted key row', async () => (await keyInsertsWaiting()) > 0, 5_000, 10);
       await other.commit();
       const res = await pending;
       expect(res.status).toBe(202);

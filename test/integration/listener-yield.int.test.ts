@@ -7,19 +7,20 @@ import type { MailDispatchApp } from '../../src/app';
 import { coalesceWrites } from '../../src/broker/amqp-connection';
 import { Status } from '../../src/core/status';
 import { FakeMailer } from '../support/fake-mailer';
-import { AMQP_URL, rowOf, startFixture, type Fixture } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
+import { AMQP_URL, rowOf } from '../support/services';
 import { sleep, waitFor } from '../support/wait';
 
 describe('the listener yields to a busy API', () => {
   let f: Fixture;
   // 40 ms per mail, ten lanes: more than the two deliveries a busy API leaves the listener
   const mailer = new FakeMailer(10, async (mail) => {
-    await sleep(40);
+    await sleep(40); // fixed, the scenario: the relay takes 40 ms per mail
     return { kind: 'done', response: '250 OK', recipients: mail.envelopeTo.map((recipient) => ({ recipient, state: 'accepted' as const })) };
   });
 
   beforeAll(async () => {
-    f = await startFixture({ API_BUSY_AT: '4', LISTENER_YIELD_CONCURRENCY: '2' }, { mailer });
+    f = await startFixture({ env: { API_BUSY_AT: '4', LISTENER_YIELD_CONCURRENCY: '2' }, overrides: { mailer } });
   });
   afterAll(() => f?.stop());
 
@@ -29,7 +30,7 @@ describe('the listener yields to a busy API', () => {
     for (let i = 0; i < 4; i++) app.apiLoad.enter();
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push((await app.mail.send({ subject: `yield ${i}`, content: 'c', tos: ['a@example.com'] })).msgId);
-    await sleep(300);
+    await sleep(300); // fixed, the scenario: the API stays busy for 300 ms, the window in which at most two deliveries may run
     expect(mailer.peak).toBe(2);
     expect(mailer.sent).toBeGreaterThan(0);
     expect(mailer.sent).toBeLessThan(20);
@@ -46,7 +47,7 @@ describe('confirms wait to be recorded while the API is busy', () => {
 
   // API only, so no listener moves the rows on; FAST's publish grace of 3 s lets a confirm wait at most 750 ms.
   beforeAll(async () => {
-    f = await startFixture({ ROLES: 'api', API_BUSY_AT: '4' });
+    f = await startFixture({ roles: 'api', env: { API_BUSY_AT: '4' } });
   });
   afterAll(() => f?.stop());
 
@@ -63,7 +64,7 @@ describe('confirms wait to be recorded while the API is busy', () => {
     let msgId: string;
     try {
       ({ msgId } = await f.app.mail.send({ subject: 'held confirm', content: 'c', tos: ['a@example.com'] }));
-      await sleep(300);
+      await sleep(300); // fixed: a window in which the row must not move, although its confirm is in (nothing in flight)
       expect(f.app.publisher.inFlight).toBe(0);
       expect(await statusOf(msgId)).toBe(Status.sending);
     } finally {
@@ -76,7 +77,7 @@ describe('confirms wait to be recorded while the API is busy', () => {
     const quiet = busy(4);
     try {
       const { msgId } = await f.app.mail.send({ subject: 'held confirm', content: 'c', tos: ['a@example.com'] });
-      await sleep(300);
+      await sleep(300); // fixed: a window in which the row must not move while the API is busy
       expect(await statusOf(msgId)).toBe(Status.sending);
       await waitFor('delivered while still busy', async () => (await statusOf(msgId)) === Status.delivered, 2_000);
     } finally {

@@ -1,37 +1,45 @@
 // The listener against the real broker and database: duplicates, late confirms, poison and unknown messages.
 import { connect, type Channel, type ChannelModel } from 'amqplib';
-import type { MailDispatchApp } from '../../src/app';
 import { parkingQueue } from '../../src/broker/topology';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import { Status } from '../../src/core/status';
-import { SmtpSink } from '../support/smtp-sink';
-import { AMQP_URL, createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
-import { sleep, waitFor } from '../support/wait';
+import { startFixture, type Fixture } from '../support/fixture';
+import { AMQP_URL, rowOf } from '../support/services';
+import { waitFor } from '../support/wait';
 
 describe('the manual-ack listener', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
-  let app: MailDispatchApp;
+  let f: Fixture;
+  let db: Fixture['db'];
+  let sink: Fixture['sink'];
+  let app: Fixture['app'];
+  let topology: Fixture['topology'];
   let amqp: ChannelModel;
   let ch: Channel;
   let seq = 0;
+  /** How many deliveries of each message body the listener has finished handling. */
+  const handled = new Map<string, number>();
+  const handledCount = (body: Buffer) => handled.get(body.toString()) ?? 0;
 
   beforeAll(async () => {
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
     // The listener alone: no API and no job, so every message in these tests is one the test published.
-    app = await startApp(testConfig(db, topology, sink.url, { ROLES: 'listener' }));
+    f = await startFixture({ roles: 'listener' });
+    ({ db, sink, app, topology } = f);
+    const listener = app.listenerRole!.listener;
+    const handle = listener.handle.bind(listener);
+    listener.handle = async (body: Buffer) => {
+      try {
+        return await handle(body);
+      } finally {
+        handled.set(body.toString(), (handled.get(body.toString()) ?? 0) + 1);
+      }
+    };
     amqp = await connect(AMQP_URL);
     ch = await amqp.createChannel();
   });
 
   afterAll(async () => {
     await amqp?.close();
-    await app?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
+    await f?.stop();
   });
 
   /** A committed row, still `sending` as if its confirm had not arrived yet, and its message body. */
@@ -50,7 +58,7 @@ describe('the manual-ack listener', () => {
     publishRaw(body, msgId);
     await waitFor('consumed', async () => (await rowOf(db.pool, msgId))?.status === Status.consumed);
     await waitFor('queue drained', async () => (await ch.checkQueue(topology.queue)).messageCount === 0);
-    await sleep(300);
+    await waitFor('all three deliveries handled', () => handledCount(body) >= 3);
     expect(sink.countFor(msgId)).toBe(1);
   });
 
@@ -67,7 +75,7 @@ describe('the manual-ack listener', () => {
     await db.pool.query('UPDATE msg_log SET status = ?, next_try_time = NULL WHERE msg_id = ?', [Status.dead, msgId]);
     publishRaw(body, msgId);
     await waitFor('queue drained', async () => (await ch.checkQueue(topology.queue)).messageCount === 0);
-    await sleep(300);
+    await waitFor('the delivery handled', () => handledCount(body) >= 1);
     expect(sink.countFor(msgId)).toBe(0);
     expect((await rowOf(db.pool, msgId))?.status).toBe(Status.dead);
   });
@@ -93,7 +101,7 @@ describe('the manual-ack listener', () => {
     expect(await app.repo.claim(msgId, 'another-instance:1')).toBe(true);
     publishRaw(body, msgId);
     await waitFor('queue drained', async () => (await ch.checkQueue(topology.queue)).messageCount === 0);
-    await sleep(300);
+    await waitFor('the delivery handled', () => handledCount(body) >= 1);
     expect(sink.countFor(msgId)).toBe(0);
     expect((await rowOf(db.pool, msgId))?.status).toBe(Status.sending);
   });

@@ -2,7 +2,8 @@
 import pino from 'pino';
 import request from 'supertest';
 import { Status } from '../../src/core/status';
-import { rowOf, startFixture, type Fixture } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
+import { rowOf } from '../support/services';
 import { waitFor } from '../support/wait';
 
 interface Line {
@@ -20,7 +21,7 @@ describe('log lines of a mail\'s life', () => {
 
   beforeAll(async () => {
     const logger = pino({ level: 'debug' }, { write: (raw: string) => void lines.push({ raw, json: JSON.parse(raw) as Line }) });
-    f = await startFixture({ DEV_FAULTS: 'true' }, { logger });
+    f = await startFixture({ env: { DEV_FAULTS: 'true' }, overrides: { logger } });
     ({ db, app } = f);
   });
 
@@ -36,7 +37,8 @@ describe('log lines of a mail\'s life', () => {
   test('a consumed mail: accepted, publish confirmed, consumed, every line with its msgId', async () => {
     const id = await send();
     await waitFor('consumed', async () => (await rowOf(db.pool, id))?.status === Status.consumed);
-    await new Promise((r) => setTimeout(r, 100));
+    // the confirm may be recorded (and logged) after the mail was consumed
+    await waitFor('its accepted, confirmed and consumed lines', () => ['mail accepted', 'publish confirmed', 'mail consumed'].every((m) => lifeOf(id).some((l) => l.json.msg === m)));
     const life = lifeOf(id);
     expect(life.map((l) => l.json.msg)).toEqual(expect.arrayContaining(['mail accepted', 'publish confirmed', 'mail consumed']));
     expect(life.filter((l) => l.json.msgId !== id)).toEqual([]);
@@ -45,7 +47,7 @@ describe('log lines of a mail\'s life', () => {
   test('a mail that fails to dead: each failure, each re-publish and the end carry its msgId', async () => {
     const id = await send('smtp-fail');
     await waitFor('dead', async () => (await rowOf(db.pool, id))?.status === Status.dead, 30_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('its last line', () => lifeOf(id).some((l) => l.json.msg === 'mail dead'));
     const life = lifeOf(id);
     const msgs = life.map((l) => l.json.msg);
     expect(msgs.filter((m) => m === 'mail deferred; will retry')).toHaveLength(2);

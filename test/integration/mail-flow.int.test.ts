@@ -2,7 +2,8 @@
 import request from 'supertest';
 import { Status } from '../../src/core/status';
 import { LIMITS, storedBytes, validateMailRequest } from '../../src/core/validation';
-import { rowOf, startFixture, type Fixture } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
+import { rowOf } from '../support/services';
 import { waitFor } from '../support/wait';
 
 const mail = (subject = 'Hello from the test') => ({ subject, content: 'http://www.mark-to-win.com/tutorial/51081.html', tos: 'someone@example.com' });
@@ -14,7 +15,7 @@ describe('the documented email case over HTTP', () => {
   let app: Fixture['app'];
 
   beforeAll(async () => {
-    f = await startFixture({ DEV_FAULTS: 'true' });
+    f = await startFixture({ env: { DEV_FAULTS: 'true' } });
     ({ db, sink, app } = f);
   });
 

@@ -1,7 +1,7 @@
 // The Postman scenarios (postman/) run with newman against a real app, as `npm run postman` runs them.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { startFixture, type Fixture } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
 
 function runNewman(baseUrl: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -20,7 +20,7 @@ describe('the Postman collection', () => {
   let f: Fixture;
 
   beforeAll(async () => {
-    f = await startFixture({ DEV_FAULTS: 'true' });
+    f = await startFixture({ env: { DEV_FAULTS: 'true' } });
   });
 
   afterAll(() => f?.stop());

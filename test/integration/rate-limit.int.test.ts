@@ -1,28 +1,22 @@
 // Rate limits: per API key (requests per minute) and per recipient (accepted mails per hour), 429 problem+json
 // with Retry-After; a refused request stores and publishes nothing; one key's or address's limit leaves others alone.
-import type { MailDispatchApp } from '../../src/app';
-import { createTestDb, deleteTopology, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
-import { KEY_A, KEY_B, NO_SMTP, SECURED, counts, queueDepth, rawRequest } from '../support/security';
-import { sleep } from '../support/wait';
+import { startFixture, type Fixture } from '../support/fixture';
+import { KEY_A, KEY_B, SECURED, counts, queueDepth, rawRequest } from '../support/security';
 
 const mailTo = (tos: string | string[], subject = 's') => JSON.stringify({ subject, content: 'c', tos });
 const as = (key: string) => ({ 'content-type': 'application/json', 'x-api-key': key });
 
 describe('rate limit per API key', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
 
   beforeAll(async () => {
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, NO_SMTP, { ...SECURED, RATE_LIMIT_PER_KEY: '5' }));
+    f = await startFixture({ sink: 'none', env: { ...SECURED, RATE_LIMIT_PER_KEY: '5' } });
+    ({ db, app } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   test('the sixth request in a minute gets 429 with Retry-After; the other key and /health are not affected', async () => {
     for (let i = 0; i < 5; i++) expect((await rawRequest(app.url, { method: 'GET', path: '/ready', headers: { 'x-api-key': KEY_A } })).status).toBe(200);
@@ -46,26 +40,23 @@ describe('rate limit per API key', () => {
 });
 
 describe('rate limit per recipient', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
+  let topology: Fixture['topology'];
 
   beforeAll(async () => {
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, NO_SMTP, { ...SECURED, RATE_LIMIT_PER_RECIPIENT: '3' }));
+    f = await startFixture({ sink: 'none', env: { ...SECURED, RATE_LIMIT_PER_RECIPIENT: '3' } });
+    ({ db, app, topology } = f);
   });
 
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
-  });
+  afterAll(() => f?.stop());
 
   test('an address gets 3 mails an hour, whoever sends them and however its case is written; the 4th is 429, nothing stored', async () => {
     expect((await rawRequest(app.url, { path: '/mail/send', headers: as(KEY_A), body: mailTo('victim@example.com') })).status).toBe(202);
     expect((await rawRequest(app.url, { path: '/mail/send', headers: as(KEY_B), body: mailTo('Victim@Example.com') })).status).toBe(202);
     expect((await rawRequest(app.url, { path: '/mail/send', headers: as(KEY_A), body: mailTo(['other@example.com', 'victim@example.com']) })).status).toBe(202);
-    await sleep(300);
+    await app.mail.drain(); // their publishes have settled
     const before = { ...(await counts(db.pool)), queued: await queueDepth(topology) };
     const res = await rawRequest(app.url, { path: '/mail/send', headers: as(KEY_B), body: mailTo(['fresh@example.com', 'VICTIM@example.com']) });
     expect(res.status).toBe(429);
@@ -73,7 +64,7 @@ describe('rate limit per recipient', () => {
     const retryAfter = Number(res.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(60); // one mail per 20 minutes at 3 per hour
     expect(retryAfter).toBeLessThanOrEqual(1200);
-    await sleep(300);
+    await app.mail.drain(); // any publish the refused mail might have started has settled
     expect({ ...(await counts(db.pool)), queued: await queueDepth(topology) }).toEqual(before);
     // The refused mail took nothing from its other recipient: fresh@ still has all 3.
     for (let i = 0; i < 3; i++) expect((await rawRequest(app.url, { path: '/mail/send', headers: as(KEY_A), body: mailTo('fresh@example.com') })).status).toBe(202);

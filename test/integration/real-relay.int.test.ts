@@ -103,7 +103,7 @@ if (unavailable) console.warn(`real relay tests skipped: ${unavailable}`);
         } catch (e) {
           expect((e as SendError).responseCode).toBe(450);
           refusedRetries++;
-          await sleep(250);
+          await sleep(250); // fixed: the pace of the resends, four a second
           return null;
         }
       },
@@ -119,7 +119,7 @@ if (unavailable) console.warn(`real relay tests skipped: ${unavailable}`);
 
     // postfix relays it to the sink: both recipients, each once (only the accepted attempt was queued).
     await waitFor('both recipients at the sink', () => sink.recipientsOf(testId).length >= 2, 30_000);
-    await sleep(500); // a duplicate would arrive right behind
+    await sleep(500); // fixed: a quiet period; a duplicate, which must not come, would arrive right behind
     expect(sink.recipientsOf(testId)).toEqual(to);
   });
 

@@ -4,40 +4,35 @@ import type { MailDispatchApp } from '../../src/app';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import { Status } from '../../src/core/status';
 import { SQL } from '../../src/store/sql';
+import { startFixture, type Fixture } from '../support/fixture';
 import { insertRows } from '../support/seed-rows';
-import { SmtpSink } from '../support/smtp-sink';
-import { AMQP_URL, createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { AMQP_URL, rowOf } from '../support/services';
 import { waitFor } from '../support/wait';
 
 // Job-only instances whose cron never fires on its own: the test runs the rounds.
-const JOB_ONLY = { ROLES: 'job', REDELIVERY_CRON: '0 0 1 1 *', REDELIVERY_BATCH: '100' };
+const JOB_ONLY = { roles: 'job', env: { REDELIVERY_CRON: '0 0 1 1 *', REDELIVERY_BATCH: '100' } };
 
 describe('the re-delivery job', () => {
-  let topology = uniqueTopology();
-  let db: TestDb;
-  let sink: SmtpSink;
+  let f: Fixture;
+  let topology: Fixture['topology'];
+  let db: Fixture['db'];
   let a: MailDispatchApp;
   let b: MailDispatchApp;
   let amqp: ChannelModel;
   let ch: Channel;
 
+  // Each test its own database and broker names, and two instances on them.
   beforeEach(async () => {
-    topology = uniqueTopology();
-    sink = await new SmtpSink().start();
-    db = await createTestDb();
-    a = await startApp(testConfig(db, topology, sink.url, JOB_ONLY));
-    b = await startApp(testConfig(db, topology, sink.url, JOB_ONLY));
+    f = await startFixture(JOB_ONLY);
+    ({ topology, db, app: a } = f);
+    b = await f.startApp();
     amqp = await connect(AMQP_URL);
     ch = await amqp.createChannel();
   });
 
   afterEach(async () => {
     await amqp?.close();
-    await a?.stop();
-    await b?.stop();
-    await sink?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
+    await f?.stop();
   });
 
   /** Inserts rows directly, as a table with history would hold them (test/support/seed-rows.ts). */

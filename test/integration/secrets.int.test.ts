@@ -5,11 +5,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
-import type { MailDispatchApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { Status } from '../../src/core/status';
 import { SmtpMailer } from '../../src/mail/smtp-lanes';
-import { AMQP_URL, FAST, SERVER_DB_URL, createTestDb, deleteTopology, rowOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
+import { startFixture, type Fixture } from '../support/fixture';
+import { AMQP_URL, FAST, SERVER_DB_URL, rowOf } from '../support/services';
 import { KEY_A, KEY_B, SECURED, captureLogs, rawRequest } from '../support/security';
 import { waitFor } from '../support/wait';
 
@@ -89,41 +89,44 @@ describe('secrets in what the process prints', () => {
   });
 
   test('a broker refusing the password: reconnect attempts are logged, the URL is masked, the password is nowhere', async () => {
-    const db = await createTestDb();
-    const topology = uniqueTopology();
+    // A database and broker names of its own; the process is started here, with the wrong broker password.
+    const f = await startFixture({ sink: 'none', app: false });
     try {
       const { out } = await runMain(
-        { DATABASE_URL: db.url, AMQP_URL: AMQP_URL.replace(/:[^:@/]*@/, `:${AMQP_PW}@`), SMTP_URL: `smtp://mailer:${SMTP_PW}@127.0.0.1:9`, ROLES: 'api', API_KEYS: SECURED.API_KEYS!, MQ_EXCHANGE: topology.exchange, MQ_QUEUE: topology.queue, MQ_ROUTING_KEY: topology.routingKey },
+        { DATABASE_URL: f.db.url, AMQP_URL: AMQP_URL.replace(/:[^:@/]*@/, `:${AMQP_PW}@`), SMTP_URL: `smtp://mailer:${SMTP_PW}@127.0.0.1:9`, ROLES: 'api', API_KEYS: SECURED.API_KEYS!, MQ_EXCHANGE: f.topology.exchange, MQ_QUEUE: f.topology.queue, MQ_ROUTING_KEY: f.topology.routingKey },
         /mail dispatch started/,
       );
       expect(out).toMatch(/"amqp":"amqp:\/\/guest:\*\*\*@/);
       expect(out).toMatch(/RabbitMQ connect attempt failed/);
       expectNoSecret(out);
     } finally {
-      await db.drop();
-      await deleteTopology(topology);
+      await f.stop();
     }
   });
 });
 
 describe('secrets in logs and answers of a running app', () => {
-  const topology = uniqueTopology();
   const logs = captureLogs();
-  let db: TestDb;
   let smtp: Awaited<ReturnType<typeof refusingSmtp>>;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
+  let db: Fixture['db'];
+  let app: Fixture['app'];
 
   beforeAll(async () => {
     smtp = await refusingSmtp();
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, smtp.url('mailer', SMTP_PW), { ...SECURED, ROLES: 'api,listener,job', BACKOFF_BASE_MS: '60000', BACKOFF_MAX_MS: '60000' }), { logger: logs.logger });
+    f = await startFixture({
+      sink: 'none',
+      smtpUrl: smtp.url('mailer', SMTP_PW),
+      roles: 'api,listener,job',
+      env: { ...SECURED, BACKOFF_BASE_MS: '60000', BACKOFF_MAX_MS: '60000' },
+      overrides: { logger: logs.logger },
+    });
+    ({ db, app } = f);
   });
 
   afterAll(async () => {
-    await app?.stop();
+    await f?.stop();
     await smtp?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
   });
 
   test('an SMTP login refused (with the password echoed by the server) opens the relay circuit without the password anywhere, and costs the mail no try', async () => {

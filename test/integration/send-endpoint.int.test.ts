@@ -4,12 +4,12 @@
 import { createServer, type Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import type { MailDispatchApp } from '../../src/app';
 import { createHttpApp } from '../../src/http/app';
 import { ApiLoad } from '../../src/core/api-load';
 import { isSendRoute, withSendRoute } from '../../src/http/send-endpoint';
-import { createTestDb, deleteTopology, httpDepsOf, startApp, testConfig, uniqueTopology, type TestDb } from '../support/services';
-import { KEY_A, NO_SMTP, SECURED, rawRequest } from '../support/security';
+import { startFixture, type Fixture } from '../support/fixture';
+import { httpDepsOf } from '../support/services';
+import { KEY_A, SECURED, rawRequest } from '../support/security';
 
 const mail = { subject: 'Hello', content: 'Body', tos: 'alice@example.com' };
 
@@ -54,9 +54,7 @@ const CASES: Case[] = [
 ];
 
 describe('POST /mail/send: one pipeline, ahead of Express', () => {
-  const topology = uniqueTopology();
-  let db: TestDb;
-  let app: MailDispatchApp;
+  let f: Fixture<'none'>;
   let server: Server;
   let fellBack = 0;
   /** the sends counted for the listener to yield to (src/listener/yield-gate.ts) */
@@ -70,9 +68,8 @@ describe('POST /mail/send: one pipeline, ahead of Express', () => {
   const url = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   beforeAll(async () => {
-    db = await createTestDb();
-    app = await startApp(testConfig(db, topology, NO_SMTP, SECURED));
-    const deps = httpDepsOf(app);
+    f = await startFixture({ sink: 'none', env: SECURED });
+    const deps = httpDepsOf(f.app);
     const express = createHttpApp(deps);
     server = createServer(
       withSendRoute({ ...deps, apiLoad: load }, (req, res) => {
@@ -85,9 +82,7 @@ describe('POST /mail/send: one pipeline, ahead of Express', () => {
 
   afterAll(async () => {
     await new Promise((r) => server?.close(r));
-    await app?.stop();
-    await db?.drop();
-    await deleteTopology(topology);
+    await f?.stop();
   });
 
   test.each(CASES)('$name: answered $status here, never by Express', async (c) => {
@@ -109,7 +104,7 @@ describe('POST /mail/send: one pipeline, ahead of Express', () => {
     expect(first.headers.location).toBe(`/mail/${first.body.msgId}`);
     expect(again.body.msgId).toBe(first.body.msgId);
     expect(again.headers['idempotent-replayed']).toBe('true');
-    const rows = await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE msg_id = ?', [first.body.msgId]);
+    const rows = await f.db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE msg_id = ?', [first.body.msgId]);
     expect(Number(rows[0]!.n)).toBe(1);
   });
 

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { freePort } from './private-mariadb';
+import { sleep } from './wait';
 
 const MAIN = path.resolve(__dirname, '../../src/main.ts');
 
@@ -50,7 +51,7 @@ export class ChildApp {
       const res = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
       if (res?.status === 200) return this;
       if (Date.now() > until) throw new Error(`the app was not ready within ${readyWithinMs} ms:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 150));
+      await sleep(150);
     }
   }
 

@@ -1,4 +1,5 @@
-// An in-process TCP proxy for fault scenarios, in front of RabbitMQ or MariaDB. Beyond passing traffic it can
+// An in-process TCP proxy for tests, in front of RabbitMQ or MariaDB (test/support/fixture.ts puts one there: `via`).
+// Beyond passing traffic it can
 //   - refuse: stop listening (new connections get ECONNREFUSED) and reset the open ones (RST): the service is down;
 //   - reset: reset the open connections but keep accepting new ones (a connection reset, a failover);
 //   - black-hole: accept connections and forward nothing in either direction, without closing anything, for the
@@ -6,7 +7,7 @@
 //   - delay: hold every chunk for `delayMs` in each direction, in order.
 // A black hole heals in one of three ways for the connections caught in it: `resume` (the partition heals and the
 // bytes held back flow on), `reset` (a middlebox resets them), `keep` (they stay silent for ever, like flows whose
-// NAT entry was lost; only new connections pass). test/support/tcp-proxy.ts is the simpler pass/refuse proxy.
+// NAT entry was lost; only new connections pass).
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 

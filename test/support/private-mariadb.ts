@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as mariadb from 'mariadb';
+import { sleep } from './wait';
 
 const run = promisify(execFile);
 
@@ -102,7 +103,7 @@ export class PrivateMariaDb {
         return;
       } catch {
         if (Date.now() > until) throw new Error(`private mariadbd did not answer within 30 s:\n${this.log}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
   }
@@ -113,7 +114,7 @@ export class PrivateMariaDb {
     if (!child || !this.running) return;
     const exited = once(child, 'exit');
     child.kill(signal);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    await Promise.race([exited, sleep(30_000)]);
     if (this.running) {
       child.kill('SIGKILL');
       await exited;

@@ -27,6 +27,16 @@ export async function queueDepth(queue: string): Promise<{ ready: number; unacke
   return null;
 }
 
+/** The policy in effect on a queue, or null (none, or no such queue). */
+export async function queuePolicy(queue: string): Promise<string | null> {
+  const out = await rabbitmqctl('list_queues', '--no-table-headers', 'name', 'policy');
+  for (const line of out.split('\n')) {
+    const [name, policy] = line.trim().split(/\s+/);
+    if (name === queue) return policy || null;
+  }
+  return null;
+}
+
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A policy on exactly one queue (anchored pattern), so no other queue on the broker is touched. */

@@ -1,5 +1,6 @@
-// Helpers for the abuse, auth, rate-limit, idempotency and secrets suites: an API-only app (ROLES=api, so nothing
-// consumes the queue and its depth counts every publish), API keys, and counters for rows and queued messages.
+// Helpers for the abuse, auth, rate-limit, idempotency and secrets suites: the environment of an API-only app
+// (ROLES=api, so nothing consumes the queue and its depth counts every publish), API keys, and counters for rows and
+// queued messages. Their apps need no SMTP server: startFixture({ sink: 'none', env: SECURED }).
 import { connect } from 'amqplib';
 import { Writable } from 'node:stream';
 import type { TopologyNames } from '../../src/broker/topology';
@@ -20,9 +21,6 @@ export const SECURED: Record<string, string> = {
   RATE_LIMIT_PER_KEY: '1000000',
   RATE_LIMIT_PER_RECIPIENT: '1000000',
 };
-
-/** No SMTP server is needed: an API-only process has no listener. */
-export const NO_SMTP = 'smtp://127.0.0.1:9?ignoreTLS=true';
 
 export interface Counts {
   mails: number;

@@ -1,4 +1,5 @@
-// Real services for integration tests: each test file gets its own database and its own broker names.
+// Real services for integration tests and fault scenarios: each test file gets its own database and its own broker
+// names (test/support/fixture.ts puts them together with an SMTP server and the apps).
 import { randomBytes } from 'node:crypto';
 import { MailDispatchApp, type AppOverrides } from '../../src/app';
 import type { TopologyNames } from '../../src/broker/topology';
@@ -8,7 +9,6 @@ import type { HttpDeps } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { createPool, dropDatabase, ensureDatabase, type Pool } from '../../src/store/db';
 import { migrate } from '../../src/store/migrate';
-import { SmtpSink } from './smtp-sink';
 
 export const SERVER_DB_URL = (process.env.TEST_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -69,17 +69,31 @@ export const FAST: Record<string, string> = {
   RATE_LIMIT_PER_RECIPIENT: '0',
 };
 
-export function testConfig(db: TestDb, topology: TopologyNames, smtpUrl: string, env: Record<string, string> = {}): Config {
-  return loadConfig({
+/** Where an app under test finds its database, broker and SMTP server, and the broker names it uses. */
+export interface AppTarget {
+  databaseUrl: string;
+  amqpUrl: string;
+  smtpUrl: string;
+  topology: TopologyNames;
+}
+
+/** The environment of an app under test: the suite's fast timings, its own names, and any override. */
+export function appEnv(t: AppTarget, env: Record<string, string> = {}): Record<string, string> {
+  return {
     ...FAST,
-    DATABASE_URL: db.url,
-    AMQP_URL,
-    SMTP_URL: smtpUrl,
-    MQ_EXCHANGE: topology.exchange,
-    MQ_QUEUE: topology.queue,
-    MQ_ROUTING_KEY: topology.routingKey,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: t.databaseUrl,
+    AMQP_URL: t.amqpUrl,
+    SMTP_URL: t.smtpUrl,
+    MQ_EXCHANGE: t.topology.exchange,
+    MQ_QUEUE: t.topology.queue,
+    MQ_ROUTING_KEY: t.topology.routingKey,
     ...env,
-  });
+  };
+}
+
+export function testConfig(db: Pick<TestDb, 'url'>, topology: TopologyNames, smtpUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig(appEnv({ databaseUrl: db.url, amqpUrl: AMQP_URL, smtpUrl, topology }, env));
 }
 
 export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
@@ -107,34 +121,6 @@ export interface Row {
 export async function rowOf(pool: Pool, msgId: string): Promise<Row | undefined> {
   const rows = await pool.query<Row[]>('SELECT msg_id, status, try_count, next_try_time, last_error, lease_until, uncertain_count FROM msg_log WHERE msg_id = ?', [msgId]);
   return rows[0];
-}
-
-/** One test file's world: its own database, broker names, SMTP sink and a running app. */
-export interface Fixture {
-  topology: TopologyNames;
-  db: TestDb;
-  sink: SmtpSink;
-  app: MailDispatchApp;
-  stop(): Promise<void>;
-}
-
-export async function startFixture(env: Record<string, string> = {}, overrides: AppOverrides = {}): Promise<Fixture> {
-  const topology = uniqueTopology();
-  const sink = await new SmtpSink().start();
-  const db = await createTestDb();
-  const app = await startApp(testConfig(db, topology, sink.url, env), overrides);
-  return {
-    topology,
-    db,
-    sink,
-    app,
-    stop: async () => {
-      await app.stop();
-      await sink.stop();
-      await db.drop();
-      await deleteTopology(topology);
-    },
-  };
 }
 
 /** The HTTP layer's dependencies taken from a started app, for tests that build servers of their own. */

@@ -1,5 +1,6 @@
-// Polling helpers for tests that watch asynchronous work finish.
+// Waiting in tests: for a condition (waitFor), or, where the time itself is the scenario, for a fixed time (sleep).
 
+/** The suite's one fixed wait: for an outage that lasts so long, a pace, a window in which something must not happen. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a truthy value; fails with `what` when `timeoutMs` passes first. */

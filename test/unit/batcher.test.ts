@@ -1,4 +1,5 @@
 import { Batcher } from '../../src/store/batcher';
+import { sleep } from '../support/wait';
 
 /** A flush function that records every batch it is given, and can be made to fail or hold. */
 function recorder<T>() {
@@ -210,13 +211,13 @@ describe('Batcher with maxConcurrent', () => {
       },
     });
     const first = batcher.add(1);
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     const later = [2, 3, 4].map((n) => batcher.add(n));
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     expect(started).toEqual([[1]]);
     releases[0]!();
     await first;
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     expect(started).toEqual([[1], [2, 3, 4]]);
     releases[1]!();
     await Promise.all(later);

@@ -1,8 +1,8 @@
 import { stickyBusy } from '../../src/core/api-load';
 import { createLogger } from '../../src/logger';
 import { DeliveredMarks } from '../../src/services/delivered-marks';
+import { sleep } from '../support/wait';
 
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 const logged: string[] = [];
 const logger = createLogger({ level: 'warn', pretty: false, destination: { write: (line: string) => void logged.push(line) } });
 
@@ -38,7 +38,7 @@ describe('DeliveredMarks: confirms recorded in batches, after the API', () => {
     m.add('2', 0);
     m.add('3', 1);
     expect(writes).toHaveLength(0);
-    await tick(10);
+    await sleep(10);
     expect(writes).toEqual([
       { ids: ['1', '2'], tryCount: 0 },
       { ids: ['3'], tryCount: 1 },
@@ -49,7 +49,7 @@ describe('DeliveredMarks: confirms recorded in batches, after the API', () => {
   test('a large batch is split into statements of at most maxItems ids', async () => {
     const { m, writes } = marks({ maxItems: 2 });
     for (const id of ['1', '2', '3', '4', '5']) m.add(id, 0);
-    await tick(10);
+    await sleep(10);
     expect(writes.map((w) => w.ids)).toEqual([['1', '2'], ['3', '4'], ['5']]);
   });
 
@@ -58,33 +58,33 @@ describe('DeliveredMarks: confirms recorded in batches, after the API', () => {
     const { m, writes } = marks({ busy: () => busy });
     m.add('1', 0);
     m.add('2', 0);
-    await tick(15);
+    await sleep(15);
     expect(writes).toHaveLength(0);
     expect(m.waiting).toBe(2);
     busy = false;
-    await tick(15);
+    await sleep(15);
     expect(writes).toEqual([{ ids: ['1', '2'], tryCount: 0 }]);
   });
 
   test('a mark waits for a busy API no longer than maxHoldMs', async () => {
     const { m, writes, clock } = marks({ busy: () => true, maxHoldMs: 1_000 });
     m.add('1', 0);
-    await tick(15);
+    await sleep(15);
     expect(writes).toHaveLength(0);
     clock.now = 1_000;
-    await tick(15);
+    await sleep(15);
     expect(writes).toEqual([{ ids: ['1'], tryCount: 0 }]);
   });
 
   test('a write the database refused is logged and written again after the retry pause, with the marks added meanwhile', async () => {
     const { m, writes } = marks({ failFirst: true });
     m.add('1', 0);
-    await tick(10);
+    await sleep(10);
     expect(writes.map((w) => w.ids)).toEqual([['1']]);
     m.add('2', 0);
-    await tick(5);
+    await sleep(5);
     expect(writes).toHaveLength(1); // waiting out the retry pause, not the 2 ms window
-    await tick(40);
+    await sleep(40);
     expect(writes.map((w) => w.ids)).toEqual([['1'], ['1', '2']]);
     expect(logged.some((line) => line.includes('could not record confirms') && line.includes('database gone'))).toBe(true);
   });

@@ -1,7 +1,7 @@
 import { ApiLoad, stickyBusy } from '../../src/core/api-load';
 import { YieldGate } from '../../src/listener/yield-gate';
+import { sleep } from '../support/wait';
 
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 describe('YieldGate: the listener yields to a busy API', () => {
   test('while the API is quiet, every delivery goes on at once', async () => {
@@ -14,11 +14,11 @@ describe('YieldGate: the listener yields to a busy API', () => {
     const gate = new YieldGate({ busy: () => true, whileBusy: 2, pollMs: 1 });
     let entered = 0;
     for (let i = 0; i < 5; i++) void gate.acquire().then(() => entered++);
-    await tick(5);
+    await sleep(5);
     expect(entered).toBe(2);
     expect(gate.waitingCount).toBe(3);
     gate.release();
-    await tick();
+    await sleep(0);
     expect(entered).toBe(3);
   });
 
@@ -27,10 +27,10 @@ describe('YieldGate: the listener yields to a busy API', () => {
     const gate = new YieldGate({ busy: () => busy, whileBusy: 1, pollMs: 2 });
     let entered = 0;
     for (let i = 0; i < 10; i++) void gate.acquire().then(() => entered++);
-    await tick(5);
+    await sleep(5);
     expect(entered).toBe(1);
     busy = false;
-    await tick(10);
+    await sleep(10);
     expect(entered).toBe(10);
     expect(gate.waitingCount).toBe(0);
   });
@@ -41,14 +41,14 @@ describe('YieldGate: the listener yields to a busy API', () => {
     const gate = new YieldGate({ busy: stickyBusy(() => busy, 100, () => now), whileBusy: 1, pollMs: 1 });
     let entered = 0;
     for (let i = 0; i < 5; i++) void gate.acquire().then(() => entered++);
-    await tick(3);
+    await sleep(3);
     expect(entered).toBe(1);
     busy = false;
     now = 50;
-    await tick(5);
+    await sleep(5);
     expect(entered).toBe(1);
     now = 100;
-    await tick(5);
+    await sleep(5);
     expect(entered).toBe(5);
   });
 
@@ -58,10 +58,10 @@ describe('YieldGate: the listener yields to a busy API', () => {
     const order: number[] = [];
     void gate.acquire().then(() => order.push(0));
     void gate.acquire().then(() => order.push(1));
-    await tick(3);
+    await sleep(3);
     busy = false;
     void gate.acquire().then(() => order.push(2));
-    await tick(5);
+    await sleep(5);
     expect(order).toEqual([0, 1, 2]);
   });
 
@@ -69,10 +69,10 @@ describe('YieldGate: the listener yields to a busy API', () => {
     const gate = new YieldGate({ busy: () => true, whileBusy: 1, pollMs: 1000 });
     let entered = 0;
     for (let i = 0; i < 4; i++) void gate.acquire().then(() => entered++);
-    await tick();
+    await sleep(0);
     expect(entered).toBe(1);
     gate.open();
-    await tick();
+    await sleep(0);
     expect(entered).toBe(4);
   });
 });
