@@ -1,7 +1,8 @@
-// Small helpers for the benchmark: ports, waiting, memory of a process, database write counters.
+// Small helpers for the benchmark: ports, waiting, memory of a process, database write counters, the app's log.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import * as mariadb from 'mariadb';
 import { parseDatabaseUrl } from '../../src/store/db';
 
@@ -82,4 +83,50 @@ export async function writesCounter(serverUrl: string): Promise<() => Promise<{ 
     const end = await read();
     return { statements: end.statements - start.statements, rows: end.rows - start.rows };
   };
+}
+
+export interface AppLogSummary {
+  lines: number;
+  mb: number;
+  /** lines that are not one JSON object each: two writes mixed inside a line, or a line cut */
+  unparseable: number;
+  /** lines at each level name */
+  byLevel: Record<string, number>;
+  /** distinct msgIds with a 'mail accepted' line, and with a 'mail consumed' line */
+  mailsAccepted: number;
+  mailsConsumed: number;
+  /** msgIds with one of the two lines and not the other */
+  mailsWithoutBoth: number;
+  /** the message of the last line: 'mail dispatch stopped' when nothing logged before the exit was lost */
+  last: string | undefined;
+}
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Reads a pino log file (one JSON object a line) and counts what a mail's life left in it. */
+export async function appLogSummary(file: string): Promise<AppLogSummary> {
+  const s: AppLogSummary = { lines: 0, mb: Number((statSync(file).size / 1048576).toFixed(1)), unparseable: 0, byLevel: {}, mailsAccepted: 0, mailsConsumed: 0, mailsWithoutBoth: 0, last: undefined };
+  const accepted = new Set<string>();
+  const consumed = new Set<string>();
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (!line) continue;
+    s.lines++;
+    let l: { level?: number; msg?: string; msgId?: string };
+    try {
+      l = JSON.parse(line) as typeof l;
+    } catch {
+      s.unparseable++;
+      continue;
+    }
+    const level = LEVELS[l.level ?? 0] ?? String(l.level);
+    s.byLevel[level] = (s.byLevel[level] ?? 0) + 1;
+    if (l.msg === 'mail accepted' && l.msgId) accepted.add(l.msgId);
+    if (l.msg === 'mail consumed' && l.msgId) consumed.add(l.msgId);
+    s.last = l.msg;
+  }
+  s.mailsAccepted = accepted.size;
+  s.mailsConsumed = consumed.size;
+  for (const id of accepted) if (!consumed.has(id)) s.mailsWithoutBoth++;
+  for (const id of consumed) if (!accepted.has(id)) s.mailsWithoutBoth++;
+  return s;
 }

@@ -3,12 +3,13 @@
 //   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10 (at half the measured peak, or SOAK_RATE)]
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { backlogRun, historyRun } from './bench-rounds';
-import { cpuMs, cpuSplit, freePort, peakRssMb, rssMb, rssProfile, waitFor, writesCounter } from './bench-util';
+import { appLogSummary, type AppLogSummary, cpuMs, cpuSplit, freePort, peakRssMb, rssMb, rssProfile, waitFor, writesCounter } from './bench-util';
 import { smtpStage } from './smtp-stage';
 import { startPeer } from './peer';
 import { deleteTopology } from '../../src/broker/topology';
@@ -62,7 +63,37 @@ interface App {
   url: string;
   proc: ChildProcess;
   dbUrl: string;
+  /** what the app logged, from its stdout as the collector wrote it: there once stop() has resolved */
+  log?: AppLogSummary;
+  logCollectorPid: number | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * The app's stdout as a container runtime takes it: a FIFO drained by a process of its own (`cat`, here, into a
+ * file; containerd's shim there), so the app writes into a real pipe that can fill up, at the default log level.
+ */
+function logCollector(name: string) {
+  const fifo = path.join(os.tmpdir(), `${name}.stdout`);
+  const file = path.join(os.tmpdir(), `${name}.log`);
+  if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
+  const proc = spawn('sh', ['-c', 'exec cat "$0" > "$1"', fifo, file], { stdio: 'ignore' });
+  const fd = openSync(fifo, 'w'); // returns once cat has it open for reading
+  const exited = new Promise((r) => proc.once('exit', r));
+  return {
+    fd,
+    pid: proc.pid,
+    /** after the app has exited: cat reads to the end of the pipe; what it wrote is summed up and removed */
+    done: async () => {
+      await exited;
+      rmSync(fifo, { force: true });
+      try {
+        return await appLogSummary(file);
+      } finally {
+        rmSync(file, { force: true });
+      }
+    },
+  };
 }
 
 async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<App> {
@@ -71,13 +102,15 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
   // what the app really uses (a round may bring its own database and names), so stop() removes exactly that
   const dbUrl = env.DATABASE_URL ?? `${SERVER}/${name}`;
   const topology = { exchange: env.MQ_EXCHANGE ?? `${name}.exchange`, queue: env.MQ_QUEUE ?? `${name}.queue`, routingKey: env.MQ_ROUTING_KEY ?? `${name}.key` };
-  // The compiled app, as it runs in production (docker/Dockerfile's CMD; one process: what /proc shows for this pid is all of it).
+  // The compiled app, as it runs in production (docker/Dockerfile's CMD; one process: what /proc shows for this pid is
+  // all of it), at the default log level: every mail logs 'mail accepted' and 'mail consumed' into the pipe.
+  const log = logCollector(name);
   const proc = spawn(process.execPath, ['--single-threaded-gc', path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     env: {
-      ...process.env,
+      // the image sets no LOG_LEVEL: the shell's, if any, is not passed on
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LOG_LEVEL')),
       NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),
       DATABASE_URL: dbUrl,
@@ -91,21 +124,25 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
       RATE_LIMIT_PER_RECIPIENT: '0',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', log.fd, 'inherit'],
   });
+  closeSync(log.fd); // the app holds the pipe's only writing end: cat ends when the app does
   const url = `http://127.0.0.1:${port}`;
   await waitFor('the app to be ready', async () => (await fetch(`${url}/ready`, { headers: AUTH }).catch(() => null))?.status === 200, 60_000);
-  return {
+  const app: App = {
     url,
     proc,
     dbUrl,
+    logCollectorPid: log.pid,
     stop: async () => {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
+      app.log = await log.done();
       await dropDatabase(dbUrl).catch(() => undefined);
       await deleteTopology(AMQP_URL, topology).catch(() => undefined);
     },
   };
+  return app;
 }
 
 /** Posts n mails over `conns` connections, then waits until the sink has them all. */
@@ -150,19 +187,26 @@ async function consumedAll(dbUrl: string, n: number): Promise<() => Promise<bool
 
 async function benchApp(sink: Sink) {
   const app = await startApp(sink);
+  let measured;
   try {
     await load(app.url, Number(opt.warmup), sink);
     const writes = await writesCounter(SERVER);
     const before = await consumedAll(app.dbUrl, Number(opt.warmup) + N);
     const cpu0 = cpuMs(app.proc.pid!);
-    const split = cpuSplit({ app: app.proc.pid, sink: sink.proc.pid, loadGenerator: process.pid }, { mariadb: 'mariadbd', rabbitmq: 'beam.smp' });
+    const split = cpuSplit({ app: app.proc.pid, sink: sink.proc.pid, loadGenerator: process.pid, logCollector: app.logCollectorPid }, { mariadb: 'mariadbd', rabbitmq: 'beam.smp' });
     const result = await load(app.url, N, sink, before);
     const cpuMsPerMail = Number(((cpuMs(app.proc.pid!) - cpu0) / N).toFixed(3));
     const w = await writes();
-    return { ...result, cpuMsPerMail, cpuMsPerMailByProcess: split(N), dbStatementsPerMail: Number((w.statements / N).toFixed(2)), dbRowWritesPerMail: Number((w.rows / N).toFixed(2)), peakRssMb: peakRssMb(app.proc.pid!) };
+    measured = { ...result, cpuMsPerMail, cpuMsPerMailByProcess: split(N), dbStatementsPerMail: Number((w.statements / N).toFixed(2)), dbRowWritesPerMail: Number((w.rows / N).toFixed(2)), peakRssMb: peakRssMb(app.proc.pid!) };
   } finally {
     await app.stop();
   }
+  // Every mail of the warm-up and the burst left both of its lines, whole, each with its msgId, and nothing logged
+  // before the exit was lost: the main thread's last line, logged right before it exits, is there and last.
+  const mails = Number(opt.warmup) + N;
+  const log = app.log!;
+  const complete = log.unparseable === 0 && log.mailsAccepted === mails && log.mailsConsumed === mails && log.mailsWithoutBoth === 0 && log.last === 'mail dispatch stopped';
+  return { ...measured, log: { ...log, complete } };
 }
 
 /** A steady load for `minutes`: memory must stay flat, and the app must keep up (the sink holds nearly every accepted mail when the load stops). */
@@ -257,11 +301,12 @@ async function main(): Promise<void> {
       for (let i = 0; i < RUNS; i++) runs.push(await sideBySide(sink, out.smtpStage as { mailsPerSec: number }));
       Object.assign(out, runs[0]);
       if (RUNS > 1) {
-        out.runs = runs.map((r) => ({ ratios: r.ratios, endToEndVsSmtpStage: r.endToEndVsSmtpStage, appP99ms: r.app.p99ms, peerP99ms: r.peer?.p99ms, app: phases(r.app), peer: r.peer && phases(r.peer) }));
+        out.runs = runs.map((r) => ({ ratios: r.ratios, endToEndVsSmtpStage: r.endToEndVsSmtpStage, appP99ms: r.app.p99ms, peerP99ms: r.peer?.p99ms, appCpuMsPerMail: r.app.cpuMsPerMail, peerCpuMsPerMail: r.peer?.cpuMsPerMail, appPeakRssMb: r.app.peakRssMb, appLogComplete: r.app.log.complete, app: phases(r.app), peer: r.peer && phases(r.peer) }));
         out.medians = {
           endToEndVsPeer: median(runs.map((r) => r.ratios?.endToEndVsPeer)),
           p99VsPeer: median(runs.map((r) => r.ratios?.p99VsPeer)),
           endToEndVsSmtpStage: median(runs.map((r) => r.endToEndVsSmtpStage)),
+          appPeakRssMb: median(runs.map((r) => r.app.peakRssMb)),
         };
       }
     }
