@@ -2,6 +2,7 @@
 // settle after the faults heal, and the end of a scenario (checker, figures line, result file for the summary).
 // Used by test/faults/*.fault.test.ts and by scripts/chaos.ts.
 import { connect, type ConfirmChannel } from 'amqplib';
+import { loadConfig } from '../../src/config';
 import { encodeMailMessage } from '../../src/core/mail-message';
 import type { Pool } from '../../src/store/db';
 import { FINAL } from '../../src/core/status';
@@ -11,6 +12,12 @@ import { AMQP_URL } from '../support/services';
 import { sleep } from '../support/wait';
 import { check, formatLine, type CheckCopy, type CheckResult, type CheckRow } from './checker';
 import { writeResult, type ScenarioCheck, type ScenarioRecord } from './summary-format';
+
+/** The timings a user runs (the configuration's defaults), as environment strings: a scenario names what it changes. */
+const DEFAULTS = loadConfig({ NODE_ENV: 'test' });
+export const PRODUCTION: Record<string, string> = Object.fromEntries(
+  (['REDELIVERY_CRON', 'CONFIRM_TIMEOUT_MS', 'PUBLISH_GRACE_MS', 'BACKOFF_BASE_MS', 'BACKOFF_MAX_MS', 'CONSUME_DEADLINE_MS', 'SMTP_TIMEOUT_MS', 'LEASE_MS', 'MQ_PREFETCH', 'MAX_TRIES', 'SMTP_POOL_SIZE'] as const).map((k) => [k, String(DEFAULTS[k])]),
+);
 
 
 /**

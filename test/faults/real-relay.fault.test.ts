@@ -3,10 +3,9 @@
 //   real-relay-greylisting: postgrey greylists every new (client, sender, recipient) for 20 s, and postfix refuses
 //     "unknown..." recipients for good (550 5.1.1). Every deliverable recipient gets the mail once, the refused one
 //     never, and no mail dies.
-import { loadConfig } from '../../src/config';
 import { Status } from '../../src/core/status';
 import { realRelayUnavailableReason, startRealRelay } from '../support/real-relay';
-import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
+import { assertScenario, PRODUCTION, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 jest.setTimeout(300_000);
 
@@ -14,10 +13,6 @@ const unavailable = realRelayUnavailableReason();
 if (unavailable) process.stdout.write(`real-relay scenario skipped: ${unavailable}\n`);
 const describeWithRelay = unavailable ? describe.skip : describe;
 
-const d = loadConfig({ NODE_ENV: 'test' });
-const PRODUCTION: Record<string, string> = Object.fromEntries(
-  (['REDELIVERY_CRON', 'CONFIRM_TIMEOUT_MS', 'PUBLISH_GRACE_MS', 'BACKOFF_BASE_MS', 'BACKOFF_MAX_MS', 'CONSUME_DEADLINE_MS', 'SMTP_TIMEOUT_MS', 'LEASE_MS', 'MQ_PREFETCH', 'MAX_TRIES', 'SMTP_POOL_SIZE'] as const).map((k) => [k, String(d[k])]),
-);
 
 describeWithRelay('fault: a real relay', () => {
   const fx = scenarioFixture();

@@ -7,19 +7,13 @@
 //   partial-permanent: one recipient refused with 550 5.1.1: the other gets it, the mail is final, the refusal stored.
 //   relay-down: the relay down under load for longer than the whole retry budget: no mail dead, all sent once after.
 //   relay-down-production (opt-in, RELAY_OUTAGE_MINUTES=10): the same at every production default, for minutes.
-import { loadConfig } from '../../src/config';
 import { Status } from '../../src/core/status';
-import { assertScenario, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
+import { assertScenario, PRODUCTION, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 import type { Fixture } from '../support/fixture';
 import { sleep, waitFor } from '../support/wait';
 
 jest.setTimeout(300_000);
 
-// The defaults a user runs, as strings for the environment: the scenario names what it changes.
-const d = loadConfig({ NODE_ENV: 'test' });
-const PRODUCTION: Record<string, string> = Object.fromEntries(
-  (['REDELIVERY_CRON', 'CONFIRM_TIMEOUT_MS', 'PUBLISH_GRACE_MS', 'BACKOFF_BASE_MS', 'BACKOFF_MAX_MS', 'CONSUME_DEADLINE_MS', 'SMTP_TIMEOUT_MS', 'LEASE_MS', 'MQ_PREFETCH', 'MAX_TRIES', 'SMTP_POOL_SIZE'] as const).map((k) => [k, String(d[k])]),
-);
 
 /** Copies per (msgId, recipient) at the sink: every recipient of every mail must appear exactly once. */
 function perRecipient(fx: Fixture<'fault'>): Map<string, number> {
