@@ -2,6 +2,7 @@
 // order and stops them in reverse. One process runs the API, the listener and the re-delivery job by default.
 import type { Server } from 'node:http';
 import { isMainThread } from 'node:worker_threads';
+import { checkTopology, QueueTypeMismatchError } from './broker/topology';
 import type { Config } from './config';
 import type { RedeliveryJob } from './jobs/redelivery-job';
 import { maskUrl } from './logger';
@@ -92,6 +93,10 @@ export class MailDispatchApp {
     infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener });
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
     if (isMainThread) infra.metrics.attach({ stats: infra.stats, queues: infra.queueProbe, readiness: () => this.readiness(), relay: () => infra.relay.state() });
+    // A queue of another type than MQ_QUEUE_TYPE fails the start by name; a broker that does not answer yet does not.
+    if (isMainThread) await checkTopology(c.AMQP_URL, infra.topology).catch((err) => {
+      if (err instanceof QueueTypeMismatchError) throw err;
+    });
     await infra.publisherConnection.start();
     for (const role of this.roles) await role.start();
     infra.logger.info({ roles: [...names], amqp: maskUrl(c.AMQP_URL), database: maskUrl(c.DATABASE_URL), url: this.url || undefined }, 'mail dispatch started');

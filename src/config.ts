@@ -24,7 +24,13 @@ const shape = z.object({
     DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, 'must be a mysql:// or mariadb:// URL').default('mysql://root@127.0.0.1:3306/mail_dispatch'),
     DATABASE_POOL_SIZE: int(20, 1),
     MIGRATE_ON_START: bool(true),
-    AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').default('amqp://guest:guest@127.0.0.1:5672'),
+    // One node, or the nodes of a cluster separated by commas: connections go to any that answers and fail over.
+    AMQP_URL: z
+      .string()
+      .refine((v) => v.split(',').every((u) => /^amqps?:\/\/\S+$/.test(u.trim())), 'must be an amqp:// or amqps:// URL, or several separated by commas')
+      .default('amqp://guest:guest@127.0.0.1:5672'),
+    // quorum: replicated over the cluster's nodes (Raft); classic: one node's queue, as before
+    MQ_QUEUE_TYPE: z.enum(['quorum', 'classic']).default('quorum'),
     MQ_EXCHANGE: name('mail.exchange'),
     MQ_QUEUE: name('mail.queue'),
     MQ_ROUTING_KEY: name('mail.routing.key'),
@@ -65,7 +71,7 @@ const shape = z.object({
     DEV_FAULTS: bool(false),
     DEV_SMTP_PORT: int(1025, 0),
     DEV_MAIL_UI_PORT: int(1080, 0),
-    SNOWFLAKE_WORKER_ID: z.coerce.number().int().min(0).max(31).optional(),
+    SNOWFLAKE_WORKER_ID: z.coerce.number().int().min(0).max(1023).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -27,6 +27,8 @@ function censorSecret(value: unknown): unknown {
 
 /** Shows a URL without its password, for logs and messages. */
 export function maskUrl(url: string): string {
+  // a list of nodes (AMQP_URL for a cluster): each one masked
+  if (url.includes(',')) return url.split(',').map((u) => maskUrl(u.trim())).join(',');
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

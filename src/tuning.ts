@@ -56,9 +56,34 @@ export const TUNING = {
   /** a round takes no new batch after this long, so it ends before the next tick of the 10-second cron */
   jobRoundBudgetMs: 8_000,
 
+  // ---- msg ids: the instance number each process leases (src/store/instance-leases.ts)
+  /** an instance id is leased this long: the id of an instance that died is free again after 30 s, and a database away for less costs nothing */
+  instanceLeaseMs: 30_000,
+  /** the lease is renewed every third of it, so two renewals may fail before it runs out */
+  instanceHeartbeatMs: 10_000,
+  /** ids stop this long before the lease could have run out by our own clock: room for clock skew between hosts and a slow renewal */
+  instanceLeaseSafetyMs: 2_000,
+  /** a renewal or take the database refused is tried again after this pause, so ids resume within a second or so of its return */
+  instanceLeaseRetryMs: 1_000,
+  /** a taker starts at a random one of the lowest this-many free ids, so instances starting together rarely race for one */
+  instanceIdTakeSpread: 32,
+
   // ---- the broker
   /** a queue-depth question unanswered this long counts as unknown */
   queueProbeTimeoutMs: 2_000,
   /** queue depths are reused for this long (the dashboard and /metrics ask often) */
   queueDepthCacheMs: 1_000,
+  /** a connection attempt whose handshake gets no answer fails after this (a black-holed node must not stall failover) */
+  amqpConnectTimeoutMs: 10_000,
+  /** heartbeat unless AMQP_URL sets one: a black-holed connection is noticed in seconds, not minutes */
+  amqpHeartbeatS: 10,
+  /** reconnects go to the next node of AMQP_URL after this pause, doubling per failed round up to the maximum */
+  amqpReconnectMs: { initial: 200, max: 5_000 },
+  /** a quorum queue dead-letters a message returned this many times (a poison message that kills its consumer each
+   * time); a relay outage returns what is in hand once per outage, so real mail never gets near it. The row stays:
+   * the job publishes it again after CONSUME_DEADLINE_MS. */
+  quorumDeliveryLimit: 20,
+  /** queue:migrate moves this many messages per confirm round: the most an interrupted run can leave in both queues
+   * (one at a time costs a round per message, 60 ms each into a quorum queue on the development machine) */
+  queueMigrationBatch: 100,
 } as const;

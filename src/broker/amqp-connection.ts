@@ -1,23 +1,40 @@
-// One RabbitMQ connection that survives restarts: amqplib's opt-in recovery reconnects with backoff,
-// and every registered setup step (topology, channels, consumers) runs again on each new connection.
+// One RabbitMQ connection that survives restarts and the loss of a node: when it drops, it reconnects to the next
+// node of AMQP_URL (a comma-separated list for a cluster), with backoff once every node has been tried, and every
+// registered setup step (topology, channels, consumers) runs again on each new connection.
 import { Socket } from 'node:net';
-import { connect, type ChannelModel, type RecoveringChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import type { Logger } from '../logger';
+import { TUNING } from '../tuning';
+import { amqpUrls, connectTo, nodeOf } from './amqp-urls';
+import { QueueTypeMismatchError } from './topology';
 
 export type SetupStep = (model: ChannelModel) => Promise<void>;
 
 export class AmqpConnection {
-  private conn: RecoveringChannelModel | null = null;
+  private model: ChannelModel | null = null;
+  private readonly urls: string[];
   private readonly steps: SetupStep[] = [];
   private readonly downHandlers: (() => void)[] = [];
   private up = false;
   private blocked = false;
+  private stopped = true;
+  private attempt: Promise<void> | null = null;
+  private currentUrl: string | null = null;
+  /** the node the next attempt goes to */
+  private next = 0;
+  /** failed attempts since the last connection */
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
 
   constructor(
-    private readonly url: string,
+    url: string,
     private readonly name: string,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.urls = amqpUrls(url);
+    this.log = logger.child({ amqp: name });
+  }
 
   /** Registers a step that runs on every (re)connection; register before start(). */
   onConnect(step: SetupStep): void {
@@ -37,45 +54,80 @@ export class AmqpConnection {
     return this.blocked;
   }
 
+  /** host:port of the node this connection is on, or null while it is down */
+  get node(): string | null {
+    return this.up && this.currentUrl ? nodeOf(this.currentUrl) : null;
+  }
+
   /** Starts connecting in the background; never throws for an unreachable broker. */
   async start(): Promise<void> {
-    const log = this.logger.child({ amqp: this.name });
-    this.conn = await connect(withHeartbeat(this.url), {
-      clientProperties: { connection_name: `mail-dispatch ${this.name} pid ${process.pid}` },
-      // A connect whose handshake never gets an answer (a black-holed broker) must fail, or recovery waits forever.
-      timeout: 10_000,
-      recovery: {
-        waitForConnect: false,
-        initialDelay: 200,
-        maxDelay: 5_000,
-        maxRetries: Infinity,
-        setup: async (model: ChannelModel) => {
-          if (!coalesceWrites(model)) log.debug('amqplib socket not found: frames are written one by one');
-          for (const step of this.steps) await step(model);
-        },
-      },
-    });
-    this.conn.on('connect', () => {
+    this.stopped = false;
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.stopped || this.attempt) return;
+    this.attempt = this.tryNode().finally(() => (this.attempt = null));
+  }
+
+  private async tryNode(): Promise<void> {
+    const url = this.urls[this.next];
+    this.next = (this.next + 1) % this.urls.length;
+    let model: ChannelModel | null = null;
+    let closed = false;
+    try {
+      model = await connectTo(url, `mail-dispatch ${this.name} pid ${process.pid}`);
+      const m = model;
+      m.on('close', (err?: Error) => {
+        closed = true;
+        if (this.model === m) this.lost(err);
+      });
+      m.on('error', (err: Error) => this.log.warn({ err: err.message }, 'RabbitMQ connection error'));
+      m.on('blocked', (reason: string) => {
+        this.blocked = true;
+        this.log.warn({ reason }, 'RabbitMQ blocked this connection (resource alarm)');
+      });
+      m.on('unblocked', () => {
+        this.blocked = false;
+        this.log.info('RabbitMQ unblocked this connection');
+      });
+      if (!coalesceWrites(m)) this.log.debug('amqplib socket not found: frames are written one by one');
+      for (const step of this.steps) await step(m);
+      if (closed) throw new Error('the connection closed while it was being set up');
+      if (this.stopped) throw new Error('stopped');
+      this.model = m;
+      this.currentUrl = url;
       this.up = true;
       this.blocked = false;
-      log.info('connected to RabbitMQ');
-    });
-    this.conn.on('disconnect', (err: Error) => {
-      this.up = false;
-      log.warn({ err: err?.message }, 'RabbitMQ connection lost; reconnecting');
-      for (const h of this.downHandlers) h();
-    });
-    this.conn.on('connect-failed', (err: Error) => log.debug({ err: err.message }, 'RabbitMQ connect attempt failed'));
-    this.conn.on('blocked', (reason: string) => {
-      this.blocked = true;
-      log.warn({ reason }, 'RabbitMQ blocked this connection (resource alarm)');
-    });
-    this.conn.on('unblocked', () => {
-      this.blocked = false;
-      log.info('RabbitMQ unblocked this connection');
-    });
-    this.conn.on('error', (err: Error) => log.warn({ err: err.message }, 'RabbitMQ connection error'));
-    this.conn.on('handler-error', (err: Error, event: string) => log.error({ err, event }, 'handler for a RabbitMQ event threw'));
+      this.failures = 0;
+      this.log.info({ node: nodeOf(url) }, 'connected to RabbitMQ');
+    } catch (err) {
+      if (model) await model.close().catch(() => undefined);
+      this.failures++;
+      if (err instanceof QueueTypeMismatchError) this.log.error({ err: err.message }, 'RabbitMQ topology refused');
+      else if (!this.stopped) this.log.debug({ err: (err as Error).message, node: nodeOf(url) }, 'RabbitMQ connect attempt failed');
+      this.schedule();
+    }
+  }
+
+  private lost(err?: Error): void {
+    this.model = null;
+    this.up = false;
+    this.log.warn({ err: err?.message }, 'RabbitMQ connection lost; reconnecting');
+    for (const h of this.downHandlers) h();
+    this.schedule();
+  }
+
+  /** The next node at once after a loss; once every node has failed, a pause that doubles up to the maximum. */
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    const { initial, max } = TUNING.amqpReconnectMs;
+    const triedAll = this.failures > 0 && this.failures % this.urls.length === 0;
+    const delay = this.failures === 0 ? initial : triedAll ? Math.min(max, initial * 2 ** (this.failures / this.urls.length)) : 0;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delay);
   }
 
   /** Waits until connected, up to `ms`; true when connected. */
@@ -86,18 +138,15 @@ export class AmqpConnection {
   }
 
   async close(): Promise<void> {
-    const c = this.conn;
-    this.conn = null;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.attempt;
+    const m = this.model;
+    this.model = null;
     this.up = false;
-    if (c) await c.close().catch(() => undefined);
+    if (m) await m.close().catch(() => undefined);
   }
-}
-
-/** A 10 s heartbeat unless the URL sets one: a black-holed connection is noticed in seconds, not minutes. */
-function withHeartbeat(url: string): string {
-  const u = new URL(url);
-  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', '10');
-  return u.toString();
 }
 
 /**

@@ -20,6 +20,7 @@ import { StatsReader } from '../observability/stats';
 import { Dispatcher } from '../services/dispatcher';
 import { MailService } from '../services/mail-service';
 import { createPool, ensureDatabase, parseDatabaseUrl, type Pool } from '../store/db';
+import { InstanceLease, InstanceLeaseRepo } from '../store/instance-leases';
 import { migrate } from '../store/migrate';
 import { MsgLogRepo } from '../store/msg-log-repo';
 import { createPrisma, type Prisma } from '../store/prisma';
@@ -56,6 +57,7 @@ export class Infrastructure {
   dispatcher!: Dispatcher;
   mail!: MailService;
   private catcher: DevCatcher | null = null;
+  private instanceLease: InstanceLease | null = null;
 
   constructor(
     readonly config: Config,
@@ -64,7 +66,7 @@ export class Infrastructure {
     this.apiLoad = options.apiLoad ?? new ApiLoad();
     this.instanceId = options.instanceId ?? `${hostname().slice(0, 30)}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
-    this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY };
+    this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY, queueType: config.MQ_QUEUE_TYPE };
     this.retry = {
       maxTries: config.MAX_TRIES,
       backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS, factor: config.BACKOFF_FACTOR, jitter: config.BACKOFF_JITTER },
@@ -106,7 +108,11 @@ export class Infrastructure {
     });
     // DEV_FAULTS: the documented scenarios' publish faults (lose-publish, misroute) come from a wrapper of the API's publishes.
     const dispatch = c.DEV_FAULTS ? new FaultyDispatcher(this.dispatcher, this.logger) : this.dispatcher;
-    this.mail = new MailService({ repo: this.repo, dispatcher: dispatch, ids: new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID), topology: this.topology, logger: this.logger });
+    // msg ids' instance number: SNOWFLAKE_WORKER_ID pins one; otherwise the main thread leases one in instance_lease (it
+    // logs the number taken). Listener threads make no msg ids, so they take no lease and their generator refuses.
+    this.instanceLease = c.SNOWFLAKE_WORKER_ID === undefined && isMainThread ? await new InstanceLease(new InstanceLeaseRepo(this.pool), { owner: this.instanceId, logger: this.logger }).start() : null;
+    const ids = this.instanceLease?.ids() ?? new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID ?? (() => { throw new Error('a listener thread makes no msg ids'); }));
+    this.mail = new MailService({ repo: this.repo, dispatcher: dispatch, ids, topology: this.topology, logger: this.logger });
     return this;
   }
 
@@ -130,6 +136,7 @@ export class Infrastructure {
   /** After the roles stopped: what is still being published settles, then every connection closes. */
   async close(): Promise<void> {
     await this.mail?.drain();
+    await this.instanceLease?.stop();
     await this.publisher?.drain();
     await this.dispatcher?.close();
     await this.queueProbe?.close();

@@ -65,7 +65,7 @@ export class MailService {
           if (await this.storedDespite(row.msgId, err)) break;
           throw new AppError('DATABASE_UNAVAILABLE', 'nothing was stored');
         }
-        // Two instances sharing a worker id can collide on one millisecond; a fresh id settles it.
+        // Leased instance numbers never collide; two instances pinned to one SNOWFLAKE_WORKER_ID could: a fresh id settles it.
         if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
       }
     }

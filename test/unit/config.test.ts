@@ -68,13 +68,13 @@ describe('loadConfig defaults', () => {
   });
 
   test('numbers and booleans given as strings are converted', () => {
-    const c = loadConfig({ PORT: '9000', MAX_TRIES: '5', BACKOFF_JITTER: '0.5', MIGRATE_ON_START: 'no', DEV_FAULTS: 'yes', SNOWFLAKE_WORKER_ID: '31' });
+    const c = loadConfig({ PORT: '9000', MAX_TRIES: '5', BACKOFF_JITTER: '0.5', MIGRATE_ON_START: 'no', DEV_FAULTS: 'yes', SNOWFLAKE_WORKER_ID: '1023' });
     expect(c.PORT).toBe(9000);
     expect(c.MAX_TRIES).toBe(5);
     expect(c.BACKOFF_JITTER).toBe(0.5);
     expect(c.MIGRATE_ON_START).toBe(false);
     expect(c.DEV_FAULTS).toBe(true);
-    expect(c.SNOWFLAKE_WORKER_ID).toBe(31);
+    expect(c.SNOWFLAKE_WORKER_ID).toBe(1023);
   });
 
   test.each([
@@ -132,7 +132,7 @@ describe('loadConfig rejects a bad variable by name', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
     ['BACKOFF_JITTER', { BACKOFF_JITTER: '1.5' }],
     ['BACKOFF_FACTOR', { BACKOFF_FACTOR: '0.5' }],
-    ['SNOWFLAKE_WORKER_ID', { SNOWFLAKE_WORKER_ID: '32' }],
+    ['SNOWFLAKE_WORKER_ID', { SNOWFLAKE_WORKER_ID: '1024' }],
     ['MQ_QUEUE', { MQ_QUEUE: 'has spaces' }],
     ['ROLES', { ROLES: ',' }],
     ['PUBLISH_GRACE_MS', { PUBLISH_GRACE_MS: '10000', CONFIRM_TIMEOUT_MS: '10000' }],
