@@ -12,6 +12,8 @@ module.exports = {
   forceExit: true,
   // One token per run in every name the tests create; test/leftovers.test.ts, run last, checks none is left.
   globalSetup: '<rootDir>/test/support/run-id.js',
+  // the local RabbitMQ cluster goes down at the end of the run that started it (test/support/cluster.ts)
+  globalTeardown: '<rootDir>/test/support/cluster-teardown.js',
   testSequencer: '<rootDir>/test/support/last-sequencer.js',
   reporters: ['default', '<rootDir>/test/faults/faults-reporter.js', '<rootDir>/test/support/summary-reporter.js'],
 };

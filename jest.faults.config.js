@@ -8,5 +8,8 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
   testTimeout: 180_000,
   maxWorkers: 1,
+  globalSetup: '<rootDir>/test/support/run-id.js',
+  // the local RabbitMQ cluster goes down at the end of the run that started it (test/support/cluster.ts)
+  globalTeardown: '<rootDir>/test/support/cluster-teardown.js',
   reporters: ['default', '<rootDir>/test/faults/faults-reporter.js', '<rootDir>/test/support/summary-reporter.js'],
 };

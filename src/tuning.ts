@@ -29,8 +29,11 @@ export const TUNING = {
   renewalsPerLease: 4,
   /** an outcome write is retried with backoff up to this wait (the mail was sent: its outcome must not be dropped) */
   persistMaxWaitMs: 5_000,
-  /** a delivery the database could not take goes back to the queue after this pause, so an outage is not a hot loop */
+  /** a delivery the database could not take goes back to the queue after this pause, so an outage is not a hot loop;
+   * on a quorum queue the pause doubles with the message's x-delivery-count up to the maximum, so the same message
+   * cycling through an outage counts slowly towards the delivery limit (50 returns take about 45 minutes) */
   retryLaterMs: 2_000,
+  retryLaterMaxMs: 60_000,
   /** while the API is busy, waiting deliveries look this often whether it still is */
   yieldPollMs: 5,
   /** on stop, the sends in hand get the SMTP timeout and this much more to record their outcome */
@@ -80,9 +83,10 @@ export const TUNING = {
   /** reconnects go to the next node of AMQP_URL after this pause, doubling per failed round up to the maximum */
   amqpReconnectMs: { initial: 200, max: 5_000 },
   /** a quorum queue dead-letters a message returned this many times (a poison message that kills its consumer each
-   * time); a relay outage returns what is in hand once per outage, so real mail never gets near it. The row stays:
-   * the job publishes it again after CONSUME_DEADLINE_MS. */
-  quorumDeliveryLimit: 20,
+   * time); a relay outage returns what is in hand once per outage and a database outage about once a minute
+   * (retryLaterMaxMs), so real mail gets near it only after most of an hour. The row stays: the job publishes the
+   * mail again after CONSUME_DEADLINE_MS. */
+  quorumDeliveryLimit: 50,
   /** queue:migrate moves this many messages per confirm round: the most an interrupted run can leave in both queues
    * (one at a time costs a round per message, 60 ms each into a quorum queue on the development machine) */
   queueMigrationBatch: 100,

@@ -1,6 +1,8 @@
 // npm run bench: end-to-end figures of the app, the SMTP stage alone and (where it is present) the BullMQ peer,
 // measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
-//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10 (at half the measured peak, or SOAK_RATE)]
+//   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10 (at half the measured peak, or SOAK_RATE)] [--cluster]
+// --cluster: the app on the three local RabbitMQ nodes of scripts/cluster.sh (started if down) instead of AMQP_URL.
+// The queue type is the app's default (quorum) unless MQ_QUEUE_TYPE says otherwise.
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
@@ -26,13 +28,22 @@ const { values: opt } = parseArgs({
     history: { type: 'string' },
     'soak-minutes': { type: 'string' },
     runs: { type: 'string', default: '1' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const N = Number(opt.n);
 const CONNS = Number(opt.conns);
 const RUNS = Math.max(1, Number(opt.runs));
 const SERVER = (process.env.BENCH_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const AMQP_URL = opt.cluster ? clusterUrls() : (process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+
+/** The local cluster's AMQP_URL list (scripts/cluster.sh up: starts what is down, prints the list). */
+function clusterUrls(): string {
+  const up = spawnSync('bash', [path.join(__dirname, '..', 'cluster.sh'), 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = /^AMQP_URL=(.+)$/m.exec(up.stdout ?? '');
+  if (up.status !== 0 || !line) throw new Error('scripts/cluster.sh up failed');
+  return line[1]!.trim();
+}
 // The app runs as in production, so it needs an API key; the peer ignores the header.
 const API_KEY = `bench_${randomBytes(24).toString('hex')}`;
 const AUTH = { authorization: `Bearer ${API_KEY}` };
@@ -275,7 +286,12 @@ async function sideBySide(sink: Sink, stage: { mailsPerSec: number }) {
 
 async function main(): Promise<void> {
   if (spawnSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
-  const out: Record<string, unknown> = { machine: { cores: require('node:os').cpus().length, node: process.version }, n: N, connections: CONNS };
+  const out: Record<string, unknown> = {
+    machine: { cores: require('node:os').cpus().length, node: process.version },
+    broker: { nodes: AMQP_URL.split(',').length, queueType: process.env.MQ_QUEUE_TYPE ?? 'quorum' },
+    n: N,
+    connections: CONNS,
+  };
   if (opt.history) {
     out.history = await historyRun(SERVER, Number(opt.history));
     console.log(JSON.stringify(out, null, 2));

@@ -42,7 +42,7 @@ export class QueueTypeMismatchError extends Error {
   ) {
     super(
       `RabbitMQ queue "${queue}" exists with another type or other arguments than MQ_QUEUE_TYPE=${wanted} declares. ` +
-        `Move its messages with \`npm run queue:migrate\` (docs/operations.md#moving-the-queue-to-quorum), or set MQ_QUEUE_TYPE to the queue's type.`,
+        `Move its messages with \`npm run queue:migrate\` (README.md, "Moving a classic queue to quorum"), or set MQ_QUEUE_TYPE to the queue's type.`,
     );
     this.name = 'QueueTypeMismatchError';
   }

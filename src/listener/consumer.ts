@@ -3,6 +3,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { AmqpConnection } from '../broker/amqp-connection';
 import { declareTopology, type TopologyNames } from '../broker/topology';
 import type { Logger } from '../logger';
+import { TUNING } from '../tuning';
 import type { MailListener } from './mail-listener';
 import type { YieldGate } from './yield-gate';
 
@@ -82,7 +83,7 @@ export class QueueConsumer {
       if (verdict.action === 'requeue') return ch.nack(msg, false, true);
       this.deps.logger.warn({ msgId: msg.properties.messageId, reason: verdict.reason }, 'message left with the broker; will be redelivered');
       // Requeue after a pause rather than at once, so a database outage is not a hot loop.
-      await new Promise((r) => setTimeout(r, this.deps.retryLaterMs));
+      await new Promise((r) => setTimeout(r, retryPause(msg, this.deps.retryLaterMs)));
       ch.nack(msg, false, true);
     } catch (err) {
       // The channel died: RabbitMQ requeues the unacked message, and the claim keeps the copy from being sent twice.
@@ -101,4 +102,14 @@ export class QueueConsumer {
     clearTimeout(timer);
     if (ch) await ch.close().catch(() => undefined);
   }
+}
+
+/**
+ * The pause before a delivery the listener could not settle goes back: retryLaterMs, doubled for each time a quorum
+ * queue says the message was returned already (x-delivery-count), up to TUNING.retryLaterMaxMs, so a message cycling
+ * through a long database outage nears the queue's delivery limit only after most of an hour.
+ */
+export function retryPause(msg: Pick<ConsumeMessage, 'properties'>, baseMs: number): number {
+  const returned = Number(msg.properties.headers?.['x-delivery-count'] ?? 0);
+  return Math.min(TUNING.retryLaterMaxMs, baseMs * 2 ** Math.min(returned, 16));
 }
