@@ -22,7 +22,9 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { connectAny } from '../src/broker/amqp-urls';
+import { maskUrl } from '../src/logger';
 import {
   connectionNamesFromCtl,
   isFinalStatus,
@@ -84,20 +86,6 @@ export function withVhost(url: string, vhost: string): string {
   return u.toString();
 }
 
-/** The first node of a comma-separated list that answers. */
-export async function connectFirst(urls: string, connectionName: string): Promise<{ model: ChannelModel; url: string }> {
-  let last: unknown = new Error('no AMQP URL given');
-  for (const url of urls.split(',').map((u) => u.trim()).filter(Boolean)) {
-    try {
-      return { model: await connect(url, { clientProperties: { connection_name: connectionName }, timeout: 10_000 }), url };
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw last;
-}
-
-const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 
 export interface StartOptions {
   /** one URL or several separated by commas (the nodes of a cluster) */
@@ -200,7 +188,7 @@ export async function startTrace(o: StartOptions): Promise<TraceSession> {
     })());
 
   try {
-    const { model: m } = await connectFirst(urls, `mail-dispatch trace pid ${process.pid}`);
+    const { model: m } = await connectAny(urls, `mail-dispatch trace pid ${process.pid}`);
     model = m;
     let closedBy: (why: string) => void = () => undefined;
     const closed = new Promise<string>((r) => (closedBy = r));
@@ -343,7 +331,7 @@ export async function runTrace(o: TraceOptions): Promise<number> {
     void session.closed.then((why) => (stopReason ??= why));
     const on = session.turnedOn.length > 0 ? `tracing turned on on ${session.turnedOn.join(', ')}` : '';
     const already = session.alreadyOn.length > 0 ? `tracing already on on ${session.alreadyOn.join(', ')} (reading a running trace; it stays on)` : '';
-    out(`# vhost ${session.vhost}, ${session.nodes.length} node${session.nodes.length === 1 ? '' : 's'}: ${[on, already].filter(Boolean).join('; ')}; via ${redact(o.amqpUrl)}`);
+    out(`# vhost ${session.vhost}, ${session.nodes.length} node${session.nodes.length === 1 ? '' : 's'}: ${[on, already].filter(Boolean).join('; ')}; via ${maskUrl(o.amqpUrl)}`);
     let msgId = o.msgId;
     if (o.send) {
       msgId = await sendOne(o, o.send);

@@ -5,7 +5,7 @@
 // The queue type is the app's default (quorum) unless MQ_QUEUE_TYPE says otherwise.
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +36,13 @@ const CONNS = Number(opt.conns);
 const RUNS = Math.max(1, Number(opt.runs));
 const SERVER = (process.env.BENCH_DATABASE_SERVER_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
 const AMQP_URL = opt.cluster ? clusterUrls() : (process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+
+/** With --cluster, the Erlang VMs of the three nodes (scripts/cluster.sh writes their pid files), each counted. */
+function clusterNodePids(): Record<string, number> {
+  if (!opt.cluster) return {};
+  const dir = path.join(os.tmpdir(), 'mail-dispatch-cluster');
+  return Object.fromEntries([1, 2, 3].map((n) => [`rabbitmq${n}`, Number(readFileSync(path.join(dir, `node${n}`, `node${n}.pid`), 'utf8').trim())]));
+}
 
 /** The local cluster's AMQP_URL list (scripts/cluster.sh up: starts what is down, prints the list). */
 function clusterUrls(): string {
@@ -204,7 +211,8 @@ async function benchApp(sink: Sink) {
     const writes = await writesCounter(SERVER);
     const before = await consumedAll(app.dbUrl, Number(opt.warmup) + N);
     const cpu0 = cpuMs(app.proc.pid!);
-    const split = cpuSplit({ app: app.proc.pid, sink: sink.proc.pid, loadGenerator: process.pid, logCollector: app.logCollectorPid }, { mariadb: 'mariadbd', rabbitmq: 'beam.smp' });
+    const processes = { app: app.proc.pid, sink: sink.proc.pid, loadGenerator: process.pid, logCollector: app.logCollectorPid, ...clusterNodePids() };
+    const split = cpuSplit(processes, opt.cluster ? { mariadb: 'mariadbd' } : { mariadb: 'mariadbd', rabbitmq: 'beam.smp' });
     const result = await load(app.url, N, sink, before);
     const cpuMsPerMail = Number(((cpuMs(app.proc.pid!) - cpu0) / N).toFixed(3));
     const w = await writes();

@@ -100,7 +100,11 @@ export const testLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL
 
 export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<MailDispatchApp> {
   const app = new MailDispatchApp(config, { logger: testLogger(), ...overrides });
-  await app.start();
+  // an app that fails to start closes what it opened, as src/main.ts does
+  await app.start().catch(async (err: unknown) => {
+    await app.stop().catch(() => undefined);
+    throw err;
+  });
   if (!(await app.waitUntilReady(10_000))) throw new Error('the app did not attach to RabbitMQ within 10 s');
   return app;
 }
