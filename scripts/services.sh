@@ -123,15 +123,27 @@ status_one() { # status_one NAME URL DEFAULT_PORT
 
 AMQP_PORT=5672; [[ "$AMQP_URL" == amqps://* ]] && AMQP_PORT=5671
 
+# AMQP_URL may list a cluster's nodes, separated by commas: one that answers is enough (the app fails over); when none
+# does, the first is the one brought up.
+amqp_node_up() {
+  local node
+  IFS=',' read -ra nodes <<<"$AMQP_URL"
+  for node in "${nodes[@]}"; do
+    parse_url "${node// /}" "$AMQP_PORT"
+    if port_up "$HOST" "$PORT"; then log "rabbitmq: up at $HOST:$PORT"; return 0; fi
+  done
+  return 1
+}
+
 case "${1:-}" in
   ensure)
     rc=0
-    ensure_one rabbitmq AMQP_URL "$AMQP_URL" "$AMQP_PORT" rabbitmq-server rabbitmq || rc=1
+    amqp_node_up || ensure_one rabbitmq AMQP_URL "${AMQP_URL%%,*}" "$AMQP_PORT" rabbitmq-server rabbitmq || rc=1
     ensure_one database DATABASE_URL "$DATABASE_URL" 3306 mariadb-server mysql || rc=1
     exit "$rc" ;;
   status)
     rc=0
-    status_one rabbitmq "$AMQP_URL" "$AMQP_PORT" || rc=1
+    amqp_node_up || status_one rabbitmq "${AMQP_URL%%,*}" "$AMQP_PORT" || rc=1
     status_one database "$DATABASE_URL" 3306 || rc=1
     exit "$rc" ;;
   *)

@@ -87,6 +87,11 @@ export const TUNING = {
    * (retryLaterMaxMs), so real mail gets near it only after most of an hour. The row stays: the job publishes the
    * mail again after CONSUME_DEADLINE_MS. */
   quorumDeliveryLimit: 50,
+  /** a quorum mail queue holds at most this many messages: beyond, the broker nacks publishes and the job publishes
+   * them again from their rows (the database is the backlog's store; a million is ten times the largest backlog
+   * measured). A limit of its own also keeps RabbitMQ 3.10 from rejecting for ever once a max-length policy is
+   * removed (with no limit left, a queue that was full never leaves its rejecting state). */
+  quorumMaxLength: 1_000_000,
   /** queue:migrate moves this many messages per confirm round: the most an interrupted run can leave in both queues
    * (one at a time costs a round per message, 60 ms each into a quorum queue on the development machine) */
   queueMigrationBatch: 100,

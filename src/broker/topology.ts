@@ -26,6 +26,7 @@ export function mailQueueArguments(t: TopologyNames): Record<string, unknown> {
   return {
     'x-queue-type': 'quorum',
     'x-delivery-limit': TUNING.quorumDeliveryLimit,
+    'x-max-length': TUNING.quorumMaxLength,
     'x-dead-letter-exchange': parkingExchange(t),
     'x-dead-letter-strategy': 'at-least-once',
     'x-overflow': 'reject-publish',

@@ -137,15 +137,16 @@ describe('fault: on the way through the broker', () => {
         const rows = await api.pool.query<{ status: number; last_error: string | null }[]>('SELECT status, last_error FROM msg_log');
         const n = rows.filter((r) => Number(r.status) === Status.delivery_failed && /nack/i.test(r.last_error ?? '')).length;
         const d = rows.filter((r) => Number(r.status) === Status.delivered).length;
-        return n === N - LIMIT && d === LIMIT ? { n, d } : undefined;
+        // A quorum queue (the default) applies its length limit one message late: LIMIT + 1 may get in.
+        return n + d === N && d >= LIMIT && d <= LIMIT + 1 ? { n, d } : undefined;
       });
       const counts = await countByStatus(api.pool);
-      sc.expect(`${LIMIT} delivered, ${N - LIMIT} nacked and recorded as delivery_failed`, !!nacked, JSON.stringify(counts));
+      sc.expect(`${LIMIT} (or ${LIMIT + 1}) delivered, the rest nacked and recorded as delivery_failed`, !!nacked, JSON.stringify(counts));
       await clearPolicy(policy);
       await fx.startApp({ roles: 'listener' });
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: api.pool, boundMs: 30_000 });
       const retried = (await readRows(api.pool)).filter((r) => Number(r.try_count) > 0).length;
-      sc.expect('the nacked ones were re-published and consumed', result.consumed === N && retried >= N - LIMIT, `${retried} with try_count > 0`);
+      sc.expect('the nacked ones were re-published and consumed', result.consumed === N && retried >= (nacked?.n ?? N), `${retried} with try_count > 0`);
       assertScenario(sc.record(result));
     });
   });

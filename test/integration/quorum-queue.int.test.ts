@@ -28,6 +28,7 @@ describe('the default mail queue', () => {
     expect(mailQueueArguments(t)).toEqual({
       'x-queue-type': 'quorum',
       'x-delivery-limit': TUNING.quorumDeliveryLimit,
+      'x-max-length': TUNING.quorumMaxLength,
       'x-dead-letter-exchange': `${t.exchange}.parked`,
       'x-dead-letter-strategy': 'at-least-once',
       'x-overflow': 'reject-publish',
