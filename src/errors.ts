@@ -9,6 +9,7 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, title: 'The request is malformed' },
   INVALID_IDEMPOTENCY_KEY: { status: 400, title: 'The Idempotency-Key header is not valid' },
   UNAUTHORIZED: { status: 401, title: 'A valid API key is required' },
+  CROSS_SITE_REQUEST: { status: 403, title: 'A page of another origin may not change anything here' },
   MAIL_NOT_FOUND: { status: 404, title: 'No mail with this msgId' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },

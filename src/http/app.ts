@@ -11,6 +11,7 @@ import { toMailView } from './mail-view';
 import type { RelayState } from '../store/relay-repo';
 import { notFound, problemHandler } from './problem';
 import type { HttpSecurity } from './security';
+import { sameOriginGuard } from './security/same-origin';
 import { withSendRoute } from './send-endpoint';
 
 export interface HttpDeps {
@@ -42,6 +43,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // Authentication before any route or body parsing: everything except GET/HEAD /health needs a key, the
   // dashboard and its static files included (a browser sends the key as Basic credentials; see security/api-keys).
   app.use(deps.security.authenticate);
+  // No cross-site actions: every method but GET/HEAD/OPTIONS, on every route and router below, comes from a page of
+  // this origin or from no browser at all (403 CROSS_SITE_REQUEST; security/same-origin.ts, POST /mail/send too).
+  app.use(sameOriginGuard(deps.logger));
   if (deps.ops) app.use(createPublicRouter());
   app.use(express.json({ limit: '256kb', strict: true }));
   app.use(deps.security.jsonGuard);

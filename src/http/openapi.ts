@@ -37,6 +37,8 @@ function requestSchema(schema: z.ZodType, docs: { properties: Record<string, str
 
 /** 401 once API keys are configured; described on every route that will need a key. */
 const keyed = { '401': problem('an API key is required (when keys are configured)') };
+/** 403 for a browser's request from a page of another origin, on every route that changes something (src/http/security/same-origin.ts). */
+const sameOrigin = { '403': problem('sent by a browser from a page of another origin (CROSS_SITE_REQUEST): Origin, or without it Sec-Fetch-Site, names another site') };
 const dbDown = { '503': problem('the database is unavailable') };
 const internal = { '500': problem('unexpected error') };
 const bodyErrors = { '400': problem('malformed JSON or invalid fields'), '413': problem('the body is too large') };
@@ -79,6 +81,7 @@ export function openApiDocument(): Json {
             '202': { ...json(ref('Accepted'), 'the row is committed; the mail is on its way'), headers: { Location: { description: '/mail/{msgId}', schema: { type: 'string' } } } },
             ...bodyErrors,
             ...keyed,
+            ...sameOrigin,
             '415': problem('the body is not application/json'),
             ...dbDown,
             ...internal,
@@ -105,6 +108,7 @@ export function openApiDocument(): Json {
             '202': json({ type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { const: 'sending' } } }, 'back in play'),
             ...bodyErrors,
             ...keyed,
+            ...sameOrigin,
             '404': problem('no mail with this msgId'),
             '409': problem('the mail is not dead (MAIL_NOT_DEAD)'),
             ...dbDown,
@@ -143,6 +147,14 @@ export function openApiDocument(): Json {
       },
       '/docs': {
         get: { tags: ['operations'], operationId: 'docs', summary: 'This description as a page', responses: { '200': html('the page'), '304': { description: 'not modified' } } },
+      },
+      '/': {
+        get: {
+          tags: ['dashboard'],
+          operationId: 'root',
+          summary: 'The dashboard: a redirect to /dashboard',
+          responses: { '302': { description: 'to the dashboard', headers: { Location: { description: '/dashboard', schema: { type: 'string', const: '/dashboard' } } } }, ...keyed },
+        },
       },
       '/dashboard': {
         get: {
@@ -224,6 +236,7 @@ export function openApiDocument(): Json {
             '202': json(ref('BulkRetryResult'), 'the mails are back in play'),
             ...bodyErrors,
             ...keyed,
+            ...sameOrigin,
             '415': problem('the body is not application/json'),
             '429': { ...p('too many bulk retries; see Retry-After'), headers: { 'Retry-After': { description: 'seconds', schema: { type: 'integer' } } } },
             ...dbDown,

@@ -1,7 +1,8 @@
 // POST /mail/send, the one route that takes load, served straight from node:http ahead of Express (one pipeline:
 // every request to this route, plain or chunked, compressed or not, goes through here and nowhere else). Express and
 // body-parser cost about 0.2 ms of CPU per request on the development machine, twice what the request itself needs
-// (docs/performance-log.md). The checks are Express's, in its order: the API key and rate limit, JSON only (415),
+// (docs/performance-log.md). The checks are Express's, in its order: the API key and rate limit, the same-origin
+// rule (403 for a browser's request from another site, src/http/security/same-origin.ts), JSON only (415),
 // at most 256 kB once decoded (413), UTF-8 (or another utf-* charset, as body-parser reads it), strict JSON, the
 // hardening of src/http/security/json-guard.ts, then the route.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -19,6 +20,7 @@ import { answerError, sendJson } from './problem';
 import type { RequestView } from './request-view';
 import type { HttpSecurity } from './security';
 import { jsonProblem } from './security/json-guard';
+import { crossSiteRequest } from './security/same-origin';
 
 export const SEND_PATH = '/mail/send';
 /** The body limit, as express.json({ limit: '256kb' }) counts it. */
@@ -90,8 +92,10 @@ async function serve(deps: SendDeps, req: IncomingMessage, res: ServerResponse):
   const view: RequestView = { method: 'POST', path: SEND_PATH, originalUrl: url, ip: req.socket.remoteAddress, header: (name) => headerOf(req, name) };
   if (deps.metrics) observeHttp(deps.metrics, 'POST', res, () => SEND_PATH);
   try {
-    // Express's order: key and rate limit, then the body, then the route
+    // Express's order: key and rate limit, the same-origin rule, then the body, then the route
     if (!deps.security.authenticateRequest(view, res)) return;
+    const crossSite = crossSiteRequest(req, deps.logger);
+    if (crossSite) throw crossSite;
     const charset = jsonCharsetOf(req.headers['content-type']);
     view.body = parseJson(await readBody(req, charset));
     const unsafe = jsonProblem(view.body);

@@ -1,10 +1,16 @@
 // The dashboard in a real browser (headless Chromium), used as a person would: send from the form and watch the
 // row turn consumed; make a mail dead and retry it from the page; bulk retry with its dry run; keyboard and
-// labels; desktop and phone widths. Screenshots go to test-artifacts/browser/.
+// labels; desktop and phone widths; behind API keys, a form that a page of another origin posts to the app retries
+// nothing. Screenshots go to test-artifacts/browser/.
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { Page } from 'playwright-core';
+import { encodeMailMessage } from '../../src/core/mail-message';
 import { Status } from '../../src/core/status';
 import { startFixture, type Fixture } from '../support/fixture';
+import { insertRows } from '../support/seed-rows';
 import { rowOf } from '../support/services';
 import { KEY_A, SECURED } from '../support/security';
 import { waitFor } from '../support/wait';
@@ -206,6 +212,44 @@ if (chromiumAvailable) {
       expect(sent.status).toBe(202);
       await page.locator(`#mails tr[data-msg-id="${sent.body.msgId}"][data-status="consumed"]`).waitFor({ timeout: 20_000 });
       await screenshot(page, 'desktop-behind-keys');
+    });
+
+    test('a page of another origin that auto-submits a form to POST /mail/:msgId/retry, with the key in the browser, retries nothing', async () => {
+      // a dead mail, as the table holds one that ran out of tries
+      const msgId = String(Date.now() * 1000);
+      await insertRows(f.db.pool, f.topology, [{ msgId, msg: encodeMailMessage({ msgId, subject: 'dead', content: 'c', tos: ['csrf@example.com'] }) }], { status: Status.dead, tryCount: 3, dueInMs: 3_600_000 });
+      const target = `${f.app.url}/mail/${msgId}/retry`;
+      // the other site: a page on another port (another origin) whose form posts itself to the app once it loads
+      const other = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><title>You won</title><form method="post" action="${target}"><input type="hidden" name="confirm" value="1"></form><script>document.forms[0].submit()</script>`);
+      });
+      other.listen(0, '127.0.0.1');
+      await once(other, 'listening');
+      const otherOrigin = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      try {
+        // the person has the dashboard open: the browser holds the key as Basic credentials
+        const page = await chrome.newPage(undefined, false, { username: 'operator', password: KEY_A });
+        await page.goto(`${f.app.url}/dashboard`);
+        await page.locator('#live[data-state="live"]').waitFor({ timeout: 10_000 });
+        // then visits the other site
+        const answered = page.waitForResponse((r) => r.url() === target && r.request().method() === 'POST', { timeout: 15_000 });
+        await page.goto(`${otherOrigin}/`, { waitUntil: 'commit' }); // its form leaves as the page is parsed
+        const res = await answered;
+        expect(await res.request().headerValue('origin')).toBe(otherOrigin);
+        // 403, not 401: the browser did send the key, and the post was refused for where it came from
+        expect(res.status()).toBe(403);
+        expect(JSON.parse(await res.text())).toMatchObject({ code: 'CROSS_SITE_REQUEST', detail: expect.stringContaining(otherOrigin) });
+        expect(await rowOf(f.db.pool, msgId)).toMatchObject({ status: Status.dead, try_count: 3 });
+        // the dashboard itself, same browser and key, still retries it
+        await page.goto(`${f.app.url}/dashboard`);
+        await page.locator('#live[data-state="live"]').waitFor({ timeout: 10_000 });
+        expect(await page.evaluate(`fetch('/mail/${msgId}/retry', { method: 'POST' }).then((r) => r.status)`)).toBe(202);
+        expect((await rowOf(f.db.pool, msgId))?.status).not.toBe(Status.dead);
+      } finally {
+        other.closeAllConnections();
+        other.close();
+      }
     });
   });
 }

@@ -1,6 +1,6 @@
 // The dashboard and operations routes, in two routers so an API-key middleware can sit between them:
-// - createPublicRouter: the static shell of the dashboard and of the API docs, and /openapi.json. These hold
-//   no data (a browser cannot send a key header when it navigates), so they stay open.
+// - createPublicRouter: the static shell of the dashboard and of the API docs, /openapi.json, and / (a redirect
+//   to /dashboard). These hold no data (a browser cannot send a key header when it navigates), so they stay open.
 // - createDashboardRouter: every data route of the dashboard (/api/...) and /metrics. Put the key check in
 //   front of it (src/http/app.ts mounts it after the /mail routes).
 // Every route is declared with its full path on a router mounted at the root, so the OpenAPI test can list
@@ -61,6 +61,8 @@ export function createPublicRouter(): express.Router {
     res.type(a.type).send(a.body);
   };
 
+  // the root is the dashboard (HEAD alike: Express answers it with GET's headers)
+  router.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   router.get('/dashboard', page('index.html'));
   router.get('/dashboard/assets/:file', (req, res) => sendAsset(req, res, req.params.file as string));
   router.get('/docs', page('docs.html'));
