@@ -21,6 +21,7 @@
 //     dead row outside it whose failure is not on the publish side (publish-nack, publish-returned, publish-error,
 //     publish-unavailable, confirm-timeout, no-confirm) gave up on a mail no relay ever saw: `deadNeverTried`.
 import { Status } from '../../src/core/status';
+import { decodeFailure, isPublishSide } from '../../src/core/failure';
 
 export interface CheckRow {
   msg_id: string;
@@ -89,11 +90,13 @@ export interface CheckResult {
 
 const EXAMPLES = 5;
 
-/** The failure kinds of the publish side: a row dead of these never reached a listener, so never the relay
- *  (publish-unavailable, the broker not reachable, is one too in the product's list of kinds). */
-export const PUBLISH_KINDS: ReadonlySet<string> = new Set(['publish-nack', 'publish-returned', 'publish-error', 'publish-unavailable', 'confirm-timeout', 'no-confirm']);
-
 /** The `kind` of a last_error stored as a JSON object; null for plain text, none, or JSON without a string kind. */
+/** A row dead of a publish-side failure never reached a listener, so never the relay (the product's own list). */
+const publishSide = (lastError: string | null | undefined): boolean => {
+  const f = decodeFailure(lastError);
+  return f !== null && isPublishSide(f);
+};
+
 export function failureKind(lastError: string | null | undefined): string | null {
   if (!lastError || !lastError.trimStart().startsWith('{')) return null;
   try {
@@ -206,7 +209,7 @@ export function check(input: CheckInput): CheckResult {
       note('consumedWithoutMail', id);
     }
     if (status === Status.dead && got.length > 0) r.deadWithMail++;
-    if (status === Status.dead && input.tried && got.length === 0 && !input.tried.has(id) && !PUBLISH_KINDS.has(failureKind(row.last_error) ?? '')) {
+    if (status === Status.dead && input.tried && got.length === 0 && !input.tried.has(id) && !publishSide(row.last_error)) {
       r.deadNeverTried++;
       note('deadNeverTried', `${id} (${failureKind(row.last_error) ?? 'unknown kind'})`);
     }
