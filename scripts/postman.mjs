@@ -72,8 +72,37 @@ function optionsFromEnv(env = process.env) {
   };
 }
 
+/**
+ * The documented failure scenarios need an app started with DEV_FAULTS=true. Asks the app (GET /api/info) first, so
+ * that one line says what is wrong instead of a page of failed assertions; null when the run may go on.
+ */
+export async function preflight({ baseUrl = 'http://127.0.0.1:8080', apiKey } = {}) {
+  const headers = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  let res;
+  try {
+    res = await fetch(new URL('/api/info', baseUrl), { headers, signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    return `no app answers at ${baseUrl} (${err.cause?.code ?? err.message}): start it with \`DEV_FAULTS=true npm start\`, or set BASE_URL`;
+  }
+  if (res.status === 401) return `the app at ${baseUrl} wants an API key: set API_KEY`;
+  if (!res.ok) return `the app at ${baseUrl} answered ${res.status} to GET /api/info`;
+  const info = await res.json();
+  if (!Array.isArray(info.devFaults) || info.devFaults.length === 0) {
+    return `the app at ${baseUrl} runs without DEV_FAULTS=true, which the documented failure scenarios need: start it with \`DEV_FAULTS=true npm start\``;
+  }
+  return null;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runPostman(optionsFromEnv())
+  const options = optionsFromEnv();
+  preflight(options)
+    .then((problem) => {
+      if (problem) {
+        console.error(`postman: ${problem}`);
+        process.exit(1);
+      }
+      return runPostman(options);
+    })
     .then(({ failures, assertions }) => {
       if (failures > 0) {
         console.error(`postman: ${failures} failure(s) across ${assertions} assertion(s)`);

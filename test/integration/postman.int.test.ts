@@ -31,4 +31,17 @@ describe('the Postman collection', () => {
     expect(output).toMatch(/assertions\s*│\s*\d+\s*│\s*0\s*│/);
     expect(code).toBe(0);
   }, 120_000);
+
+  test('against an app started without DEV_FAULTS it says so in one line and runs nothing', async () => {
+    const plain = await f.startApp({ roles: 'api', env: { DEV_FAULTS: 'false' } });
+    const { code, output } = await runNewman(plain.url);
+    expect(code).toBe(1);
+    expect(output.trim().split('\n')).toEqual([expect.stringMatching(/^postman: the app at .* runs without DEV_FAULTS=true/)]);
+  }, 60_000);
+
+  test('with no app at the address it says so in one line', async () => {
+    const { code, output } = await runNewman('http://127.0.0.1:9');
+    expect(code).toBe(1);
+    expect(output.trim().split('\n')).toEqual([expect.stringMatching(/^postman: no app answers at http:\/\/127\.0\.0\.1:9/)]);
+  }, 60_000);
 });
