@@ -12,6 +12,13 @@
 //
 // Exit code: 0 when every assertion passed, 1 on any failure or run error.
 //
+// The app must run with DEV_FAULTS=true (scenarios 2 and 3 play faults; scenario 4's check-backs are answered by the
+// app's dev receiver, POST /dev/check-back/:decision) and with CHECKBACK_ALLOWED_HOSTS naming the host of BASE_URL (the
+// app asks its own receiver). A short PREPARE_TIMEOUT_MS (e.g. 5000) makes scenario 4 quick; with the default it waits
+// about a minute. The preflight below says in one line which setting is missing, and runs nothing then:
+//
+//   DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=127.0.0.1 PREPARE_TIMEOUT_MS=5000 npm start
+//
 // The jest suite can import { runPostman } instead of spawning this script.
 import newman from 'newman';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -72,9 +79,22 @@ function optionsFromEnv(env = process.env) {
   };
 }
 
+/** How to start the app for the whole collection, for the host (and port) of `baseUrl`. */
+function startHint(baseUrl) {
+  return `\`DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=${hostOf(baseUrl)} PREPARE_TIMEOUT_MS=5000 npm start\``;
+}
+
+/** host or host:port, as CHECKBACK_ALLOWED_HOSTS compares it (src/core/check-back.ts). */
+function hostOf(baseUrl) {
+  const url = new URL(baseUrl);
+  const host = url.hostname.toLowerCase();
+  return url.port ? `${host}:${url.port}` : host;
+}
+
 /**
- * The documented failure scenarios need an app started with DEV_FAULTS=true. Asks the app (GET /api/info) first, so
- * that one line says what is wrong instead of a page of failed assertions; null when the run may go on.
+ * The documented failure scenarios need an app started with DEV_FAULTS=true, and scenario 4 (two-phase sending) an app
+ * that allows check-backs to itself. Asks the app (GET /api/info, then GET /dev/check-back) first, so that one line says
+ * what is wrong instead of a page of failed assertions; null when the run may go on.
  */
 export async function preflight({ baseUrl = 'http://127.0.0.1:8080', apiKey } = {}) {
   const headers = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
@@ -82,13 +102,25 @@ export async function preflight({ baseUrl = 'http://127.0.0.1:8080', apiKey } = 
   try {
     res = await fetch(new URL('/api/info', baseUrl), { headers, signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    return `no app answers at ${baseUrl} (${err.cause?.code ?? err.message}): start it with \`DEV_FAULTS=true npm start\`, or set BASE_URL`;
+    return `no app answers at ${baseUrl} (${err.cause?.code ?? err.message}): start it with ${startHint(baseUrl)}, or set BASE_URL`;
   }
   if (res.status === 401) return `the app at ${baseUrl} wants an API key: set API_KEY`;
   if (!res.ok) return `the app at ${baseUrl} answered ${res.status} to GET /api/info`;
   const info = await res.json();
   if (!Array.isArray(info.devFaults) || info.devFaults.length === 0) {
-    return `the app at ${baseUrl} runs without DEV_FAULTS=true, which the documented failure scenarios need: start it with \`DEV_FAULTS=true npm start\``;
+    return `the app at ${baseUrl} runs without DEV_FAULTS=true, which the documented failure scenarios need: start it with ${startHint(baseUrl)}`;
+  }
+  // Scenario 4: the app's dev check-back receiver (DEV_FAULTS only) must be there, and reachable by the app's own check-backs.
+  const receiver = await fetch(new URL('/dev/check-back', baseUrl), { headers, signal: AbortSignal.timeout(5000) }).catch((err) => err);
+  if (receiver instanceof Error || !receiver.ok) {
+    const why = receiver instanceof Error ? (receiver.cause?.code ?? receiver.message) : `answered ${receiver.status}`;
+    return `the app at ${baseUrl} has no dev check-back receiver (GET /dev/check-back ${why}), which scenario 4 needs: run this version of the app with ${startHint(baseUrl)}`;
+  }
+  const { allowedHosts = [] } = await receiver.json();
+  const host = hostOf(baseUrl);
+  if (!allowedHosts.includes(host) && !allowedHosts.includes(new URL(baseUrl).hostname.toLowerCase())) {
+    const now = allowedHosts.length ? `CHECKBACK_ALLOWED_HOSTS is ${allowedHosts.join(',')}` : 'CHECKBACK_ALLOWED_HOSTS is empty';
+    return `the app at ${baseUrl} does not allow check-backs to ${host} (${now}), which scenario 4 (two-phase sending) needs: start it with ${startHint(baseUrl)}`;
   }
   return null;
 }

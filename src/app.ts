@@ -4,6 +4,8 @@ import type { Server } from 'node:http';
 import { isMainThread } from 'node:worker_threads';
 import { checkTopology, QueueTypeMismatchError } from './broker/topology';
 import type { Config } from './config';
+import type { CheckBackJob } from './jobs/check-back-job';
+import type { DuePublisher } from './jobs/due-publisher';
 import type { RedeliveryJob } from './jobs/redelivery-job';
 import { maskUrl } from './logger';
 import type { Mailer } from './mail/mailer';
@@ -72,6 +74,13 @@ export class MailDispatchApp {
   get job(): RedeliveryJob | null {
     return this.jobRole?.job ?? null;
   }
+  /** the check-back of prepared mails and the due publisher (outbox rows, scheduled mails), where this instance runs the job role */
+  get checkBack(): CheckBackJob | null {
+    return this.jobRole?.checkBack ?? null;
+  }
+  get duePublisher(): DuePublisher | null {
+    return this.jobRole?.due ?? null;
+  }
   get server(): Server | null {
     return this.apiRole?.server ?? null;
   }
@@ -90,7 +99,7 @@ export class MailDispatchApp {
     else if (names.has('listener')) this.roles.push((this.listenerRole = await ListenerRole.create(infra, this.overrides.mailer)));
     if (names.has('job')) this.roles.push((this.jobRole = new JobRole(infra)));
     if (names.has('api')) this.roles.push((this.apiRole = new ApiRole(infra, () => this.readiness())));
-    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener });
+    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener, checkBack: this.jobRole?.checkBack, retention: this.jobRole?.retention });
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
     if (isMainThread) infra.metrics.attach({ stats: infra.stats, queues: infra.queueProbe, readiness: () => this.readiness(), relay: () => infra.relay.state() });
     // A queue of another type than MQ_QUEUE_TYPE fails the start by name; a broker that does not answer yet does not.

@@ -54,6 +54,9 @@ const shape = z.object({
     // Unset: 1,000 per recipient per hour in production, off elsewhere (load tests send to one address).
     RATE_LIMIT_PER_RECIPIENT: z.coerce.number().int().min(0).optional(),
     IDEMPOTENCY_TTL_HOURS: int(24, 1),
+    // Finished mails (consumed, cancelled) older than this are deleted with their history, in the background by the
+    // job role (src/jobs/retention-job.ts); dead ones wait for a person and are kept. 0: off, everything is kept.
+    RETENTION_DAYS: int(30, 0).refine((d) => d <= 36_500, 'at most 36500 (100 years); 0 turns retention off'),
     REDELIVERY_CRON: z.string().default(DEFAULT_CRON).refine(isValidCron, 'not a valid cron expression'),
     REDELIVERY_BATCH: int(500, 1),
     // Real relays defer for minutes (greylisting waits 5 min, throttles reset per minute or hour): 8 tries at 30 s
@@ -68,6 +71,13 @@ const shape = z.object({
     CONSUME_DEADLINE_MS: int(15 * 60_000, 1000),
     LEASE_MS: int(120_000, 1000),
     UNCERTAIN_POLICY: z.enum(['resend', 'dead']).default('resend'),
+    // Two-phase sending: a prepared mail not committed or cancelled within this is settled by its check-back (a
+    // business transaction commits in seconds; a caller that died is found within about a minute).
+    PREPARE_TIMEOUT_MS: int(60_000, 1000),
+    // Host names (or host:port) check-backs may go to; empty: a checkBackUrl is refused (400), so the server can be
+    // made to reach no address by a caller.
+    CHECKBACK_ALLOWED_HOSTS: z.string().default(''),
+    CHECKBACK_TIMEOUT_MS: int(5_000, 100),
     DEV_FAULTS: bool(false),
     DEV_SMTP_PORT: int(1025, 0),
     DEV_MAIL_UI_PORT: int(1080, 0),
@@ -87,6 +97,9 @@ const schema = shape.superRefine((c, ctx) => {
     }
     if (!c.SMTP_URL && c.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production (development starts a local mail catcher instead)' });
+    }
+    if (c.RETENTION_DAYS > 0 && c.IDEMPOTENCY_TTL_HOURS > c.RETENTION_DAYS * 24) {
+      ctx.addIssue({ code: 'custom', path: ['IDEMPOTENCY_TTL_HOURS'], message: 'must be at most RETENTION_DAYS x 24, or a replayed key could answer with a mail retention deleted' });
     }
     if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
     // API keys: never echoed in a message (entries are named by number). Production refuses to serve the API without one.

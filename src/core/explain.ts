@@ -47,6 +47,10 @@ const SIDE: Record<FailureKind, DescribedFailure['side']> = {
   'smtp-permanent': 'smtp',
   'smtp-unknown': 'smtp',
   'relay-down': 'smtp',
+  'check-back-unreachable': 'job',
+  'check-back-undecided': 'job',
+  'check-back-cancelled': 'job',
+  'prepare-expired': 'job',
   other: 'other',
 };
 
@@ -73,6 +77,14 @@ export function explainMail(m: MailState, opts: ExplainOptions): string {
   switch (m.status) {
     case Status.consumed:
       return `Consumed: the SMTP server accepted it at ${t(m.updateTime)}.${failure ? ` Not every recipient: ${failure.phrase}.` : ''}`;
+    case Status.cancelled:
+      return `Cancelled at ${t(m.updateTime)}${failure ? `: ${failure.phrase}` : ' by the caller'}; it was never sent.`;
+    case Status.scheduled:
+      return `Scheduled: it will be published at ${next ? t(next) : 'its sendAt'}, unless cancelled before.${overdueNote}`;
+    case Status.prepared: {
+      const asked = failure ? ` Its check-back was asked ${m.tryCount} time(s); the last time ${failure.phrase}.` : '';
+      return `Prepared, not sent: waiting for the caller to commit or cancel it; the check-back is asked ${next ? `after ${t(next)}` : 'once it expires'}.${asked}${overdueNote}`;
+    }
     case Status.dead: {
       const what = failure ? `${failure.phrase}` : 'it failed';
       if (m.tryCount < m.maxTries || failure?.permanent) {
@@ -122,7 +134,7 @@ export interface MsgEventRecord {
   msInPreviousState: number | null;
 }
 
-export type StepKind = 'accepted' | 'confirmed' | 'claimed' | 'consumed' | 'smtp_failed' | 'publish_failed' | 'republished' | 'retried' | 'dead' | 'changed';
+export type StepKind = 'accepted' | 'confirmed' | 'claimed' | 'consumed' | 'smtp_failed' | 'publish_failed' | 'republished' | 'retried' | 'dead' | 'prepared' | 'committed' | 'cancelled' | 'check_back' | 'scheduled' | 'due' | 'changed';
 
 export interface TimelineStep {
   id: string;
@@ -158,6 +170,12 @@ const LABELS: Record<StepKind, string> = {
   republished: 'Published again by the re-delivery job',
   retried: 'Retried by a person',
   dead: 'Dead: no more automatic tries',
+  prepared: 'Prepared: stored, not sent until committed',
+  committed: 'Committed: publish started',
+  cancelled: 'Cancelled: never sent',
+  check_back: 'Check-back undecided; asked again later',
+  scheduled: 'Scheduled: stored, published at its sendAt',
+  due: 'Due: its sendAt came, publish started',
   changed: 'Changed',
 };
 
@@ -171,7 +189,7 @@ export function describeTimeline(events: readonly MsgEventRecord[], maxTries: nu
     let confirmMs: number | null = null;
     // A listener may claim a copy before the confirm is recorded, so latencies are measured from the step that
     // started them (publish, claim), not from the previous row update.
-    if (kind === 'accepted' || kind === 'republished' || kind === 'retried') publishAt = e.at;
+    if (kind === 'accepted' || kind === 'committed' || kind === 'due' || kind === 'republished' || kind === 'retried') publishAt = e.at;
     if (kind === 'confirmed' && publishAt) {
       confirmMs = e.at.getTime() - publishAt.getTime();
       publishAt = null;
@@ -202,7 +220,13 @@ export function describeTimeline(events: readonly MsgEventRecord[], maxTries: nu
 }
 
 function kindOf(e: MsgEventRecord): StepKind {
-  if (e.fromStatus === null) return 'accepted';
+  if (e.fromStatus === null) return e.toStatus === Status.prepared ? 'prepared' : e.toStatus === Status.scheduled ? 'scheduled' : 'accepted';
+  if (e.fromStatus === Status.scheduled && e.toStatus === Status.sending) return 'due';
+  if (e.fromStatus === Status.prepared) {
+    if (e.toStatus === Status.sending) return 'committed';
+    if (e.toStatus === Status.prepared) return 'check_back';
+  }
+  if (e.toStatus === Status.cancelled) return 'cancelled';
   if (e.lease === 1 && e.fromStatus === e.toStatus) return 'claimed';
   switch (e.toStatus) {
     case Status.delivered:

@@ -18,6 +18,11 @@ export const FAILURE_KINDS = {
   'relay-down': 'the SMTP relay was not reachable',
   'lease-lost': 'a listener took it but recorded no outcome before its lease ran out (uncertain)',
   'tries-exhausted': 'its tries ran out',
+  // two-phase sending (src/core/check-back.ts)
+  'check-back-unreachable': 'its check-back URL could not be reached',
+  'check-back-undecided': 'its check-back URL answered neither commit nor cancel',
+  'check-back-cancelled': 'its check-back URL answered cancel',
+  'prepare-expired': 'it was prepared, never committed, and had no check-back URL to ask',
   'other': 'it failed',
 } as const;
 

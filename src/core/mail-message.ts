@@ -13,7 +13,13 @@ const messageSchema = z.object({
   msgId: z.string().regex(/^\d{1,20}$/),
   subject: z.string(),
   content: z.string(),
+  html: z.string().optional(),
   tos: z.array(z.string()).min(1),
+  cc: z.array(z.string()).optional(),
+  bcc: z.array(z.string()).optional(),
+  replyTo: z.array(z.string()).optional(),
+  tags: z.array(z.string()).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
   devFault: z.enum(DEV_FAULTS).optional(),
 });
 
@@ -21,6 +27,23 @@ export type MailMessage = z.infer<typeof messageSchema>;
 
 export function encodeMailMessage(message: MailMessage): string {
   return JSON.stringify(message);
+}
+
+/** What a request stores of a mail: everything but when to send it. */
+export type MailContent = Omit<MailMessage, 'msgId' | 'devFault'>;
+
+/** The stored message of a validated request (its sendAt is the row's business, not the message's). */
+export function messageOf(msgId: string, m: MailContent, devFault?: DevFault): string {
+  const { subject, content, html, tos, cc, bcc, replyTo, tags, metadata } = m;
+  return encodeMailMessage({ msgId, subject, content, html, tos, cc, bcc, replyTo, tags, metadata, devFault });
+}
+
+/** Every address the mail goes to, each once (To, Cc and Bcc): the envelope, and one outcome each. */
+export function allRecipients(m: Pick<MailMessage, 'tos' | 'cc' | 'bcc'>): string[] {
+  if (!m.cc && !m.bcc) return m.tos;
+  const seen = new Map<string, string>();
+  for (const a of [...m.tos, ...(m.cc ?? []), ...(m.bcc ?? [])]) if (!seen.has(a.toLowerCase())) seen.set(a.toLowerCase(), a);
+  return [...seen.values()];
 }
 
 export class PoisonMessageError extends Error {

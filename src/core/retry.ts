@@ -35,6 +35,9 @@ export interface DueRow {
   tryCount: number;
   /** a listener claimed the row and its lease ran out with no outcome recorded */
   leaseExpired: boolean;
+  /** a first publish nobody made yet: an outbox row, a scheduled mail now due (the due publisher takes them within a
+   * second; the job only what it missed) */
+  unpublished?: boolean;
 }
 
 /** What the job does with a send whose lease ran out with no outcome: send again (same Message-ID), or give it to a person. */
@@ -66,7 +69,7 @@ export function planRedelivery(row: DueRow, maxTries: number, uncertainPolicy: U
   const uncertain = row.leaseExpired;
   let failure: Failure | null = null;
   if (uncertain) failure = { kind: 'lease-lost' };
-  else if (row.status === Status.sending) failure = { kind: 'no-confirm' };
+  else if (row.status === Status.sending && !row.unpublished) failure = { kind: 'no-confirm' };
   else if (row.status === Status.delivered) {
     if (ctx.relayDown || ctx.queueBusy) return { action: 'postpone' };
     failure = { kind: 'not-consumed' };

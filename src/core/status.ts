@@ -9,12 +9,17 @@ export const Status = {
   consumed: 3,
   consume_failed: 4,
   dead: 5,
+  /** POST /mail/prepare: stored, not published; waits for commit, cancel or the check-back (src/services/two-phase.ts) */
+  prepared: 6,
+  cancelled: 7,
+  /** POST /mail/send with a sendAt ahead: stored, published when due (src/jobs/due-publisher.ts) */
+  scheduled: 8,
 } as const;
 
 export type StatusName = keyof typeof Status;
 export type StatusCode = (typeof Status)[StatusName];
 
-const NAMES: readonly StatusName[] = ['sending', 'delivered', 'delivery_failed', 'consumed', 'consume_failed', 'dead'];
+const NAMES: readonly StatusName[] = ['sending', 'delivered', 'delivery_failed', 'consumed', 'consume_failed', 'dead', 'prepared', 'cancelled', 'scheduled'];
 
 export const STATUS_MEANING: Record<StatusName, string> = {
   sending: 'row committed; publish not yet confirmed',
@@ -23,6 +28,9 @@ export const STATUS_MEANING: Record<StatusName, string> = {
   consumed: 'the SMTP server accepted the mail; final',
   consume_failed: 'the SMTP send failed transiently; the job will re-deliver',
   dead: 'tries exhausted, or a permanent failure; waits for a person',
+  prepared: 'stored by POST /mail/prepare, not sent; waits for commit or cancel (or the check-back once it expires)',
+  cancelled: 'the caller cancelled the prepared or scheduled mail (or the check-back did, or it expired without a check-back URL); never sent; final',
+  scheduled: 'stored with a sendAt ahead; published when due, unless cancelled before',
 };
 
 export function statusName(code: number): StatusName {
@@ -38,7 +46,7 @@ export function isStatusName(value: string): value is StatusName {
 /** Rows the re-delivery job and the listener may still work on. */
 export const PENDING: readonly StatusCode[] = [Status.sending, Status.delivered, Status.delivery_failed, Status.consume_failed];
 
-export const FINAL: readonly StatusCode[] = [Status.consumed, Status.dead];
+export const FINAL: readonly StatusCode[] = [Status.consumed, Status.dead, Status.cancelled];
 
 export function isFinal(code: number): boolean {
   return (FINAL as readonly number[]).includes(code);
@@ -60,11 +68,19 @@ export const TRANSITIONS = {
   redeliver: { from: PENDING, to: [Status.sending, Status.dead] },
   /** a person puts a dead row back in play */
   manualRetry: { from: [Status.dead], to: [Status.sending] },
+  /** the caller commits a prepared mail (or its check-back answers commit): it goes out as any other */
+  commit: { from: [Status.prepared], to: [Status.sending] },
+  /** the caller cancels a prepared or scheduled mail (or the check-back answers cancel, or it expires without one) */
+  cancel: { from: [Status.prepared, Status.scheduled], to: [Status.cancelled] },
+  /** a scheduled mail's sendAt has come: it is published as any mail */
+  due: { from: [Status.scheduled], to: [Status.sending] },
+  /** a check-back that decided nothing: asked again later, or dead once MAX_TRIES were asked */
+  checkBackUndecided: { from: [Status.prepared], to: [Status.prepared, Status.dead] },
 } as const satisfies Record<string, { from: readonly StatusCode[]; to: readonly StatusCode[] }>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
 
-/** True when `event` may move a row from `from` to `to`. consumed is never left; dead only by a person. */
+/** True when `event` may move a row from `from` to `to`. consumed and cancelled are never left; dead only by a person. */
 export function canTransition(event: TransitionName, from: number, to: number): boolean {
   const t = TRANSITIONS[event];
   return (t.from as readonly number[]).includes(from) && (t.to as readonly number[]).includes(to);

@@ -1,4 +1,5 @@
-// The HTTP API: POST /mail/send, GET /mail/:msgId, POST /mail/:msgId/retry, GET /health, GET /ready.
+// The HTTP API: POST /mail/send, POST /mail/batch, GET /mail/:msgId, POST /mail/:msgId/retry, two-phase sending
+// (prepare, commit, cancel), GET /health, GET /ready.
 import { createServer, type Server } from 'node:http';
 import express from 'express';
 import type { ApiLoad } from '../core/api-load';
@@ -7,12 +8,15 @@ import type { Logger } from '../logger';
 import type { MailService } from '../services/mail-service';
 import type { Prisma } from '../store/prisma';
 import { createDashboardRouter, createPublicRouter, httpMetrics, type DashboardDeps } from './dashboard/routes';
+import { createDevCheckBackRouter } from './dev-check-back';
 import { toMailView } from './mail-view';
 import type { RelayState } from '../store/relay-repo';
 import { notFound, problemHandler } from './problem';
 import type { HttpSecurity } from './security';
 import { sameOriginGuard } from './security/same-origin';
 import { withSendRoute } from './send-endpoint';
+import { createTwoPhaseRouter, type TwoPhaseDeps } from './two-phase-routes';
+import { createBatchRouter } from './batch-route';
 
 export interface HttpDeps {
   mail: MailService;
@@ -31,6 +35,8 @@ export interface HttpDeps {
   ops?: DashboardDeps;
   /** sends in progress, shared with the listener (src/core/api-load.ts) */
   apiLoad?: ApiLoad;
+  /** POST /mail/prepare, /mail/:msgId/commit and /cancel (src/http/two-phase-routes.ts) */
+  twoPhase?: TwoPhaseDeps;
 }
 
 const MSG_ID = /^\d{1,20}$/;
@@ -40,6 +46,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (deps.ops) app.use(httpMetrics(deps.ops.metrics));
+  // DEV_FAULTS only: the scenarios' stand-in business system (dev-check-back.ts). Ahead of the API-key check on purpose:
+  // the job's check-back question carries a signature (which it verifies), never an API key.
+  if (deps.devFaults) app.use(createDevCheckBackRouter({ security: deps.security, logger: deps.logger, allowedHosts: deps.twoPhase?.allowedHosts ?? [] }));
   // Authentication before any route or body parsing: everything except GET/HEAD /health needs a key, the
   // dashboard and its static files included (a browser sends the key as Basic credentials; see security/api-keys).
   app.use(deps.security.authenticate);
@@ -47,6 +56,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // this origin or from no browser at all (403 CROSS_SITE_REQUEST; security/same-origin.ts, POST /mail/send too).
   app.use(sameOriginGuard(deps.logger));
   if (deps.ops) app.use(createPublicRouter());
+  app.use(createBatchRouter({ mail: deps.mail, security: deps.security, maxRecipients: deps.maxRecipients }));
   app.use(express.json({ limit: '256kb', strict: true }));
   app.use(deps.security.jsonGuard);
 
@@ -63,6 +73,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     const down = relay?.down ? { relay: { up: false, downSince: relay.since?.toISOString() ?? null, failure: relay.failure } } : {};
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks, ...down });
   });
+
+  if (deps.twoPhase) app.use(createTwoPhaseRouter(deps.twoPhase));
 
   // POST /mail/send never gets here: createHttpServer serves it ahead of Express (send-endpoint.ts).
 

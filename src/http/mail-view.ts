@@ -1,5 +1,6 @@
 // How a msg_log row is shown by the API: status by name and code, times as ISO strings, the mail's subject and recipients.
 import { decodeFailure, failurePhrase, isPermanent, type Failure } from '../core/failure';
+import { allRecipients } from '../core/mail-message';
 import { recipientStateName } from '../core/recipients';
 import { Status, isFinal, statusName, type StatusName } from '../core/status';
 import type { MsgRow } from '../store/msg-log-repo';
@@ -23,8 +24,8 @@ export interface RecipientRecordRow {
   updateTime: Date;
 }
 
-/** accepted and bounced are final; deferred is tried again; failed: deferred when the mail's tries ran out. */
-export type RecipientViewState = 'pending' | 'accepted' | 'deferred' | 'bounced' | 'failed';
+/** accepted and bounced are final; deferred is tried again; failed: deferred when the mail's tries ran out; cancelled: never sent. */
+export type RecipientViewState = 'pending' | 'accepted' | 'deferred' | 'bounced' | 'failed' | 'cancelled';
 
 export interface RecipientView {
   address: string;
@@ -54,21 +55,30 @@ export interface MailView {
   routingKey: string;
   subject: string | null;
   tos: string[];
-  /** each recipient's outcome */
+  cc: string[];
+  bcc: string[];
+  replyTo: string[];
+  /** the caller's own labels, as given */
+  tags: string[];
+  metadata: Record<string, string>;
+  /** each recipient's outcome (To, Cc and Bcc) */
   recipients: RecipientView[];
 }
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
 export function toMailView(row: MsgLogRecord, maxTries: number, stored: readonly RecipientRecordRow[] = []): MailView {
   const failure = decodeFailure(row.lastError);
   let subject: string | null = null;
-  let tos: string[] = [];
+  let m: Record<string, unknown> = {};
   try {
-    const m = JSON.parse(row.msg) as { subject?: unknown; tos?: unknown };
+    m = JSON.parse(row.msg) as Record<string, unknown>;
     if (typeof m.subject === 'string') subject = m.subject;
-    if (Array.isArray(m.tos)) tos = m.tos.map(String);
   } catch {
     // a row written by hand may hold anything; the view still shows its state
   }
+  const [tos, cc, bcc] = [strings(m.tos), strings(m.cc), strings(m.bcc)];
+  const metadata = typeof m.metadata === 'object' && m.metadata !== null && !Array.isArray(m.metadata) ? Object.fromEntries(Object.entries(m.metadata).map(([k, v]) => [k, String(v)])) : {};
   return {
     msgId: row.msgId,
     status: statusName(row.status),
@@ -85,7 +95,12 @@ export function toMailView(row: MsgLogRecord, maxTries: number, stored: readonly
     routingKey: row.routingKey,
     subject,
     tos,
-    recipients: recipientViews({ status: row.status, updateTime: row.updateTime, failure }, tos, stored),
+    cc,
+    bcc,
+    replyTo: strings(m.replyTo),
+    tags: strings(m.tags),
+    metadata,
+    recipients: recipientViews({ status: row.status, updateTime: row.updateTime, failure }, allRecipients({ tos, cc, bcc }), stored),
   };
 }
 
@@ -103,6 +118,7 @@ export function recipientViews(row: { status: number; updateTime: Date; failure:
     }
     let state: RecipientViewState = 'pending';
     if (row.status === Status.consumed) state = 'accepted';
+    else if (row.status === Status.cancelled) state = 'cancelled';
     else if (dead) state = failure && isPermanent(failure) ? 'bounced' : 'failed';
     else if (failure && (failure.kind === 'smtp-transient' || failure.kind === 'smtp-unknown')) state = 'deferred';
     const shared = isFinal(row.status) || state === 'deferred';

@@ -3,14 +3,40 @@
 // route, or when a route answers with a status code not described here.
 // Request bodies validated by a zod schema are described by that schema (requestSchema), not written again here.
 import { z } from 'zod';
+import type { StepKind } from '../core/explain';
 import { FAILURE_KINDS } from '../core/failure';
 import { DEV_FAULTS } from '../core/mail-message';
+import { Status, STATUS_MEANING, type StatusName } from '../core/status';
 import { LIMITS, mailRequestSchema } from '../core/validation';
 import { ERRORS } from '../errors';
+import { BATCH_MAX } from './batch-route';
+import { IDEMPOTENCY_KEY_MAX } from './security/idempotency';
 
 type Json = Record<string, unknown>;
 
-const STATUS_NAMES = ['sending', 'delivered', 'delivery_failed', 'consumed', 'consume_failed', 'dead'];
+/** Every status by name, in code order (0 sending … 7 cancelled): src/core/status.ts. */
+const STATUS_NAMES = Object.keys(Status) as StatusName[];
+const STATUS_CODE_MAX = Math.max(...Object.values(Status));
+const statusList = STATUS_NAMES.map((s) => `\`${s}\` (${Status[s]}): ${STATUS_MEANING[s]}`).join('; ');
+/** Every timeline step kind (src/core/explain.ts); a Record so a kind added there fails the build until it is listed here. */
+const STEP_KINDS: Record<StepKind, string> = {
+  accepted: 'row committed by POST /mail/send, publish started',
+  confirmed: 'the broker confirmed the publish',
+  claimed: 'a listener took it and is sending over SMTP',
+  consumed: 'the SMTP server accepted it',
+  smtp_failed: 'the SMTP send failed; tried again',
+  publish_failed: 'the publish failed; tried again',
+  republished: 'published again by the re-delivery job',
+  retried: 'a person put the dead mail back in play',
+  dead: 'no more automatic tries',
+  prepared: 'stored by POST /mail/prepare, not sent',
+  committed: 'committed (by the caller or its check-back): publish started',
+  cancelled: 'cancelled (by the caller, its check-back, or an expiry without a check-back URL): never sent',
+  check_back: 'the check-back answered neither commit nor cancel (or could not be reached); asked again later',
+  scheduled: 'stored by POST /mail/send with a sendAt ahead; published at that time',
+  due: 'its sendAt came: publish started',
+  changed: 'any other change',
+};
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Json, description: string) => ({ description, content: { 'application/json': { schema } } });
 const problem = (description: string) => ({ $ref: '#/components/responses/Problem', description });
@@ -35,6 +61,47 @@ function requestSchema(schema: z.ZodType, docs: { properties: Record<string, str
   return { ...derived, properties, example: docs.example };
 }
 
+/** The body of POST /mail/prepare: the body of POST /mail/send plus `checkBackUrl` (checked by src/http/two-phase-routes.ts). */
+function preparedRequestSchema(): Json {
+  const mail = openMailRequestSchema();
+  // a prepared mail goes out at its commit: sendAt is refused (400) there
+  const { sendAt: _sendAt, ...properties } = mail.properties as Json;
+  return {
+    ...mail,
+    properties: {
+      ...properties,
+      checkBackUrl: {
+        type: 'string',
+        format: 'uri',
+        maxLength: 2048,
+        description:
+          'optional: an http(s) URL on a host in the server\'s CHECKBACK_ALLOWED_HOSTS (host or host:port), without credentials. Asked (the `mailCheckBack` callback) when the mail is still prepared after PREPARE_TIMEOUT_MS; without it the mail is then cancelled.',
+      },
+    },
+    example: { subject: 'Your order 4711', content: 'Thank you for your order.', tos: 'someone@example.com', checkBackUrl: 'https://shop.example.com/mail-check-back' },
+  };
+}
+
+function openMailRequestSchema(): Json {
+  return requestSchema(mailRequestSchema(1), MAIL_REQUEST_DOCS);
+}
+
+const MAIL_REQUEST_DOCS = {
+  properties: {
+    subject: 'no CR, LF or other control characters; trimmed',
+    content: `no NUL; the whole mail, stored as UTF-8 JSON, must fit in ${LIMITS.storedMax} bytes`,
+    tos: 'one address, comma-separated addresses, or an array (plain local@domain only; tos, cc and bcc together at most MAX_RECIPIENTS)',
+    html: 'optional: an HTML alternative to `content`, sent with it as multipart/alternative; sent as given, never rendered, run or fetched by the server',
+    cc: 'optional: as `tos`; shown in the Cc header',
+    bcc: 'optional: as `tos`; in the envelope only, never in a header',
+    replyTo: `optional: as \`tos\`, at most ${LIMITS.replyToMax}; the Reply-To header`,
+    tags: `optional: up to ${LIMITS.tagsMax} labels of your own, echoed in GET /mail/{msgId}`,
+    metadata: `optional: up to ${LIMITS.metadataKeysMax} string values of at most ${LIMITS.metadataValueMax} characters, echoed in GET /mail/{msgId}`,
+    sendAt: `optional: RFC 3339 date-time with its offset, at most ${LIMITS.scheduleDaysMax} days ahead: the mail is \`scheduled\` until then and published within a second of it (POST /mail/{msgId}/cancel cancels it before); a time already past sends it now. Not on POST /mail/prepare`,
+  },
+  example: { subject: 'Hello', content: 'Hi there', tos: 'someone@example.com' },
+};
+
 /** 401 once API keys are configured; described on every route that will need a key. */
 const keyed = { '401': problem('an API key is required (when keys are configured)') };
 /** 403 for a browser's request from a page of another origin, on every route that changes something (src/http/security/same-origin.ts). */
@@ -42,6 +109,25 @@ const sameOrigin = { '403': problem('sent by a browser from a page of another or
 const dbDown = { '503': problem('the database is unavailable') };
 const internal = { '500': problem('unexpected error') };
 const bodyErrors = { '400': problem('malformed JSON or invalid fields'), '413': problem('the body is too large') };
+const location = { Location: { description: '/mail/{msgId}', schema: { type: 'string' } } };
+const idempotencyKeyParam = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retried request safe: the same key with the same body answers the first answer again (with `Idempotent-Replayed: true`) and stores nothing new; ' +
+    'with another body, `422 IDEMPOTENCY_KEY_REUSED`; while the first is still being processed, `409 IDEMPOTENCY_KEY_IN_USE`. Keys are kept IDEMPOTENCY_TTL_HOURS, per API key and per route.',
+  schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_MAX, example: 'order-4711' },
+};
+const idempotencyErrors = {
+  '409': problem('another request with this Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_USE)'),
+  '422': problem('this Idempotency-Key was used with another body (IDEMPOTENCY_KEY_REUSED)'),
+  '429': problem('over a rate limit (RATE_LIMITED): requests per API key, or mails per recipient; see Retry-After'),
+};
+/** What a route that accepts mail (send, batch) may answer besides its success. */
+const acceptErrors = { ...bodyErrors, ...keyed, ...sameOrigin, ...idempotencyErrors, '415': problem('the body is not application/json'), ...dbDown, ...internal };
+/** POST /mail/{msgId}/commit and /cancel take no body; a JSON body is parsed (and refused when malformed) like any. */
+const noBodyErrors = { '400': problem('a malformed JSON body'), '413': problem('the body is too large') };
 
 export function openApiDocument(): Json {
   return {
@@ -52,11 +138,14 @@ export function openApiDocument(): Json {
       summary: 'Send mail over RabbitMQ without ever losing one.',
       description:
         'Accepts mail over HTTP, commits a `msg_log` row before answering, publishes with publisher confirms, and sends over SMTP from a manual-ack listener. ' +
+        'Two-phase sending (`POST /mail/prepare`, then `/commit` or `/cancel`) stores a mail before the caller\'s own transaction and sends it only once the caller commits; ' +
+        'a mail still prepared after PREPARE_TIMEOUT_MS is settled by asking the caller\'s `checkBackUrl` (a signed POST, see the `mailCheckBack` callback of `POST /mail/prepare`). ' +
         'Errors are RFC 9457 `application/problem+json` with a stable `code`. The dashboard is at `/dashboard`; this description renders at `/docs`.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     tags: [
       { name: 'mail', description: 'accepting mail and retrying dead ones' },
+      { name: 'two-phase', description: 'prepare a mail before a business transaction, commit or cancel it after; the check-back settles the ones left prepared' },
       { name: 'dashboard', description: 'what the dashboard reads: stats, rows, timelines, live updates, bulk retry' },
       { name: 'operations', description: 'health, readiness, metrics, this description' },
     ],
@@ -66,7 +155,9 @@ export function openApiDocument(): Json {
           tags: ['mail'],
           operationId: 'sendMail',
           summary: 'Accept a mail',
-          description: 'Answers `202` once the `msg_log` row is committed; the publish and the SMTP send follow in the background. Only `application/json`; unknown fields are refused.',
+          description:
+            'Answers `202` once the `msg_log` row is committed; the publish and the SMTP send follow in the background (with a `sendAt` ahead: `scheduled`, published at that time). ' +
+            'Only `application/json`; unknown fields are refused.',
           parameters: [
             {
               name: 'X-Dev-Fault',
@@ -75,16 +166,28 @@ export function openApiDocument(): Json {
               description: `Development only (the process must run with DEV_FAULTS=true): plays one of the documented failures.`,
               schema: { type: 'string', enum: [...DEV_FAULTS] },
             },
+            idempotencyKeyParam,
           ],
           requestBody: { required: true, content: { 'application/json': { schema: ref('MailRequest') } } },
           responses: {
-            '202': { ...json(ref('Accepted'), 'the row is committed; the mail is on its way'), headers: { Location: { description: '/mail/{msgId}', schema: { type: 'string' } } } },
-            ...bodyErrors,
-            ...keyed,
-            ...sameOrigin,
-            '415': problem('the body is not application/json'),
-            ...dbDown,
-            ...internal,
+            '202': { ...json(ref('Accepted'), 'the row is committed; the mail is on its way (or scheduled)'), headers: location },
+            ...acceptErrors,
+          },
+        },
+      },
+      '/mail/batch': {
+        post: {
+          tags: ['mail'],
+          operationId: 'sendBatch',
+          summary: `Accept up to ${BATCH_MAX} mails in one request`,
+          description:
+            `Every valid mail is stored in one transaction (all of them or none) and answered \`202\` with one result per mail in the order given: its msgId and status, or the validation problem of that mail, which is left out. ` +
+            'No valid mail: `400`. One Idempotency-Key covers the whole batch: sent again, it answers the same results and stores nothing. The body may be up to 5 MB.',
+          parameters: [idempotencyKeyParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest') } } },
+          responses: {
+            '202': json(ref('BatchAnswer'), 'the valid mails are committed; one result per mail, in order'),
+            ...acceptErrors,
           },
         },
       },
@@ -112,6 +215,110 @@ export function openApiDocument(): Json {
             '404': problem('no mail with this msgId'),
             '409': problem('the mail is not dead (MAIL_NOT_DEAD)'),
             ...dbDown,
+            ...internal,
+          },
+        },
+      },
+      '/mail/prepare': {
+        post: {
+          tags: ['two-phase'],
+          operationId: 'prepareMail',
+          summary: 'Prepare a mail: stored, not sent until committed',
+          description:
+            'Call it before your own transaction (an order, a sign-up), then `POST /mail/{msgId}/commit` after it commits or `POST /mail/{msgId}/cancel` after it rolls back. ' +
+            'Answers `201` once the `msg_log` row is committed with status `prepared`; nothing is published. ' +
+            'A mail neither committed nor cancelled within PREPARE_TIMEOUT_MS (default 60 s) is settled by its check-back: the job POSTs a signed question to `checkBackUrl` ' +
+            '(the `mailCheckBack` callback) and applies the answer; an answer that decides nothing is asked again with backoff, and after MAX_TRIES the mail is `dead`. ' +
+            'Without `checkBackUrl` an expired prepared mail is cancelled. The body is that of `POST /mail/send` plus `checkBackUrl`.',
+          parameters: [idempotencyKeyParam],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('PreparedMailRequest') } } },
+          responses: {
+            '201': { ...json(ref('Prepared'), 'the mail is stored as prepared (also the answer to a replayed Idempotency-Key)'), headers: location },
+            '400': problem('malformed JSON or invalid fields (VALIDATION_FAILED; a `checkBackUrl` that is not an http(s) URL or whose host is not in CHECKBACK_ALLOWED_HOSTS names the field `checkBackUrl`), or an invalid Idempotency-Key'),
+            ...keyed,
+            ...sameOrigin,
+            ...idempotencyErrors,
+            '413': problem('the body is too large'),
+            ...dbDown,
+            ...internal,
+          },
+          callbacks: {
+            mailCheckBack: {
+              '{$request.body#/checkBackUrl}': {
+                post: {
+                  summary: 'The check-back: is this prepared mail to be sent?',
+                  description:
+                    'Sent by the job once the mail has been prepared for PREPARE_TIMEOUT_MS without a commit or cancel. Signed with the Standard Webhooks scheme: ' +
+                    '`webhook-signature` is `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` with the secret of the API key that prepared the mail ' +
+                    '(`GET /check-back/secret`; without the `whsec_` prefix, base64-decoded). Refuse a bad signature or a timestamp more than 5 minutes off. ' +
+                    'Redirects are not followed; the question times out after CHECKBACK_TIMEOUT_MS. Only `200` with `{"decision":"commit"}` or `{"decision":"cancel"}` decides; ' +
+                    'anything else (another status, another body, no answer) is asked again with backoff, and after MAX_TRIES the mail is `dead` (failure kind `check-back-undecided` or `check-back-unreachable`).',
+                  parameters: [
+                    { name: 'webhook-id', in: 'header', required: true, description: '`{msgId}-{attempt}`: the same for a question asked again after a lost answer', schema: { type: 'string' } },
+                    { name: 'webhook-timestamp', in: 'header', required: true, description: 'Unix seconds', schema: { type: 'string', pattern: '^\\d+$' } },
+                    { name: 'webhook-signature', in: 'header', required: true, schema: { type: 'string', example: 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=' } },
+                  ],
+                  requestBody: { required: true, content: { 'application/json': { schema: ref('CheckBackQuestion') } } },
+                  responses: {
+                    '200': json(ref('CheckBackAnswer'), 'the decision: commit sends the mail, cancel cancels it'),
+                    default: { description: 'undecided: asked again after the backoff, dead after MAX_TRIES' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      '/mail/{msgId}/commit': {
+        post: {
+          tags: ['two-phase'],
+          operationId: 'commitMail',
+          summary: 'Commit a prepared mail: it is sent',
+          description:
+            'The mail leaves `prepared` for `sending` and is published like any mail. Idempotent: a mail already committed (by you or by its check-back) answers `202` again.',
+          parameters: [msgIdParam],
+          responses: {
+            '202': { ...json(ref('Committed'), 'committed: the mail is on its way'), headers: location },
+            ...noBodyErrors,
+            ...keyed,
+            ...sameOrigin,
+            '404': problem('no mail with this msgId'),
+            '409': problem('the mail was cancelled (MAIL_CANCELLED), or it is dead because its check-back never decided (MAIL_NOT_PREPARED: `POST /mail/{msgId}/retry` sends it)'),
+            ...dbDown,
+            ...internal,
+          },
+        },
+      },
+      '/mail/{msgId}/cancel': {
+        post: {
+          tags: ['two-phase'],
+          operationId: 'cancelMail',
+          summary: 'Cancel a prepared mail: it is never sent',
+          description: 'The mail leaves `prepared` for `cancelled`, which is final. Idempotent: a mail already cancelled answers `200` again.',
+          parameters: [msgIdParam],
+          responses: {
+            '200': { ...json(ref('Cancelled'), 'cancelled'), headers: location },
+            ...noBodyErrors,
+            ...keyed,
+            ...sameOrigin,
+            '404': problem('no mail with this msgId'),
+            '409': problem('the mail was committed (by you or its check-back) or was never prepared, and is being sent (MAIL_COMMITTED); or it is dead because its check-back never decided (MAIL_NOT_PREPARED)'),
+            ...dbDown,
+            ...internal,
+          },
+        },
+      },
+      '/check-back/secret': {
+        get: {
+          tags: ['two-phase'],
+          operationId: 'checkBackSecret',
+          summary: 'Your check-back signing secret',
+          description:
+            'The secret the check-backs of the mails you prepare are signed with: derived from your API key (`npm run apikey` prints it too), so it changes when the key does. ' +
+            'Without API keys (development) it is the secret of the key `anonymous`.',
+          responses: {
+            '200': json(ref('CheckBackSecret'), 'the secret'),
+            ...keyed,
             ...internal,
           },
         },
@@ -251,24 +458,65 @@ export function openApiDocument(): Json {
       },
       schemas: {
         // The recipient cap is checked in a transform, so the schema is the same whatever MAX_RECIPIENTS is.
-        MailRequest: requestSchema(mailRequestSchema(1), {
+        MailRequest: openMailRequestSchema(),
+        PreparedMailRequest: preparedRequestSchema(),
+        Accepted: { type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { enum: ['sending', 'scheduled'] } } },
+        BatchRequest: {
+          type: 'object',
+          required: ['mails'],
+          additionalProperties: false,
+          properties: { mails: { type: 'array', minItems: 1, maxItems: BATCH_MAX, items: ref('MailRequest') } },
+        },
+        BatchAnswer: {
+          type: 'object',
+          required: ['accepted', 'rejected', 'results'],
           properties: {
-            subject: 'no CR, LF or other control characters; trimmed',
-            content: `no NUL; the whole mail, stored as UTF-8 JSON, must fit in ${LIMITS.storedMax} bytes`,
-            tos: 'one address, comma-separated addresses, or an array (plain local@domain only; at most MAX_RECIPIENTS)',
+            accepted: { type: 'integer', minimum: 1 },
+            rejected: { type: 'integer', minimum: 0 },
+            results: {
+              type: 'array',
+              items: { oneOf: [ref('Accepted'), { type: 'object', required: ['error'], properties: { error: ref('Problem') } }] },
+            },
           },
-          example: { subject: 'Hello', content: 'Hi there', tos: 'someone@example.com' },
-        }),
-        Accepted: { type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { const: 'sending' } } },
+        },
+        Prepared: { type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { const: 'prepared' } } },
+        Committed: { type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { const: 'committed' } } },
+        Cancelled: { type: 'object', required: ['msgId', 'status'], properties: { msgId: { type: 'string' }, status: { const: 'cancelled' } } },
+        CheckBackSecret: {
+          type: 'object',
+          required: ['secret', 'scheme'],
+          properties: {
+            secret: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/=]+$', description: '`whsec_` and the base64 of the HMAC key' },
+            scheme: { type: 'string', description: 'how the check-backs are signed' },
+          },
+        },
+        CheckBackQuestion: {
+          type: 'object',
+          required: ['type', 'msgId', 'subject', 'tos', 'preparedAt', 'attempt'],
+          properties: {
+            type: { const: 'mail.check_back' },
+            msgId: { type: 'string' },
+            subject: { type: 'string' },
+            tos: { type: 'array', items: { type: 'string' } },
+            preparedAt: dateTime,
+            attempt: { type: 'integer', minimum: 1, description: 'how many times this mail has been asked, this time included' },
+          },
+          example: { type: 'mail.check_back', msgId: '7294049133621248000', subject: 'Your order 4711', tos: ['someone@example.com'], preparedAt: '2026-12-03T10:00:00.000Z', attempt: 1 },
+        },
+        CheckBackAnswer: {
+          type: 'object',
+          required: ['decision'],
+          properties: { decision: { enum: ['commit', 'cancel'], description: 'commit: your transaction committed, send the mail; cancel: it rolled back, never send it' } },
+        },
         MailView: {
           type: 'object',
           properties: {
             msgId: { type: 'string' },
-            status: { enum: STATUS_NAMES },
-            statusCode: { type: 'integer', minimum: 0, maximum: 5 },
-            tryCount: { type: 'integer' },
+            status: { enum: STATUS_NAMES, description: statusList },
+            statusCode: { type: 'integer', minimum: 0, maximum: STATUS_CODE_MAX },
+            tryCount: { type: 'integer', description: 'failed tries; for a prepared mail, check-backs that decided nothing' },
             maxTries: { type: 'integer' },
-            nextTryTime: nullableDateTime,
+            nextTryTime: { ...nullableDateTime, description: 'when the job looks at it next; for a prepared mail, when its check-back is asked' },
             createTime: dateTime,
             updateTime: dateTime,
             lastError: { type: ['string', 'null'], description: 'the last failure in a sentence' },
@@ -278,7 +526,12 @@ export function openApiDocument(): Json {
             routingKey: { type: 'string' },
             subject: { type: ['string', 'null'] },
             tos: { type: 'array', items: { type: 'string' } },
-            recipients: { type: 'array', items: ref('Recipient') },
+            cc: { type: 'array', items: { type: 'string' } },
+            bcc: { type: 'array', items: { type: 'string' } },
+            replyTo: { type: 'array', items: { type: 'string' } },
+            tags: { type: 'array', items: { type: 'string' }, description: 'as given' },
+            metadata: { type: 'object', additionalProperties: { type: 'string' }, description: 'as given' },
+            recipients: { type: 'array', items: ref('Recipient'), description: 'one per address of tos, cc and bcc' },
           },
         },
         Failure: {
@@ -298,7 +551,7 @@ export function openApiDocument(): Json {
           type: 'object',
           properties: {
             address: { type: 'string' },
-            state: { enum: ['pending', 'accepted', 'deferred', 'bounced', 'failed'], description: 'deferred: 4xx, tried again; bounced: 5xx, final; failed: still deferred when the tries ran out' },
+            state: { enum: ['pending', 'accepted', 'deferred', 'bounced', 'failed', 'cancelled'], description: 'deferred: 4xx, tried again; bounced: 5xx, final; failed: still deferred when the tries ran out; cancelled: the mail was cancelled, never sent' },
             failure: ref('Failure'),
             tries: { type: 'integer', description: 'sends that reached this recipient (0 while all recipients share one fate)' },
             updateTime: nullableDateTime,
@@ -308,8 +561,8 @@ export function openApiDocument(): Json {
           type: 'object',
           properties: {
             msgId: { type: 'string' },
-            status: { enum: STATUS_NAMES },
-            statusCode: { type: 'integer' },
+            status: { enum: STATUS_NAMES, description: statusList },
+            statusCode: { type: 'integer', minimum: 0, maximum: STATUS_CODE_MAX },
             tryCount: { type: 'integer' },
             maxTries: { type: 'integer' },
             subject: { type: ['string', 'null'] },
@@ -329,7 +582,7 @@ export function openApiDocument(): Json {
           properties: {
             id: { type: 'string' },
             at: dateTime,
-            kind: { enum: ['accepted', 'confirmed', 'claimed', 'consumed', 'smtp_failed', 'publish_failed', 'republished', 'retried', 'dead', 'changed'] },
+            kind: { enum: Object.keys(STEP_KINDS), description: Object.entries(STEP_KINDS).map(([k, v]) => `\`${k}\`: ${v}`).join('; ') },
             label: { type: 'string' },
             from: { type: ['string', 'null'] },
             to: { type: 'string' },
@@ -348,9 +601,9 @@ export function openApiDocument(): Json {
           type: 'object',
           properties: {
             at: dateTime,
-            counts: { type: 'object', properties: Object.fromEntries(STATUS_NAMES.map((s) => [s, { type: 'integer' }])) },
+            counts: { type: 'object', description: 'mails by status; consumed is counted apart, so it may lag by a few seconds', properties: Object.fromEntries(STATUS_NAMES.map((s) => [s, { type: 'integer' }])) },
             total: { type: 'integer' },
-            backlog: { type: 'integer', description: 'mails not final yet' },
+            backlog: { type: 'integer', description: 'mails the listener or the job still work on (sending, delivered, delivery_failed, consume_failed); prepared mails wait for their caller and are not counted' },
             due: { type: 'integer', description: 'mails whose next try time has passed' },
             oldestPending: { type: ['object', 'null'], properties: { msgId: { type: 'string' }, createTime: dateTime, ageSeconds: { type: 'number' } } },
             consumedCountedAt: dateTime,

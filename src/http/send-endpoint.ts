@@ -43,7 +43,9 @@ export async function acceptMail(deps: SendDeps, req: RequestView, res: ServerRe
   const result = validateMailRequest(req.body, deps.maxRecipients);
   if (!result.ok) throw new AppError('VALIDATION_FAILED', result.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: result.errors });
   if (devFault) fitsWithFault(result.value, devFault);
-  const accepted = await deps.security.accept(req, res, result.value, (idempotency) => deps.mail.send(result.value, devFault, idempotency));
+  const scheduled = result.value.sendAt !== undefined && result.value.sendAt.getTime() > Date.now();
+  const replayed = scheduled ? { replayed: (msgId: string) => ({ msgId, status: 'scheduled' as const }) } : undefined;
+  const accepted = await deps.security.accept(req, res, result.value.tos, (idempotency) => deps.mail.send(result.value, devFault, idempotency), replayed);
   res.setHeader('Location', `/mail/${accepted.msgId}`);
   sendJson(res, 202, JSON.stringify(accepted));
 }
@@ -58,7 +60,8 @@ function devFaultOf(req: RequestView, enabled: boolean): DevFault | undefined {
 
 /** The fault is stored with the mail: the validation's size check knows nothing of it, so a mail at the limit is checked again here. */
 function fitsWithFault(m: MailRequest, devFault: DevFault): void {
-  const bytes = storedBytes({ subject: m.subject, content: m.content, tos: m.tos, devFault });
+  const { sendAt: _sendAt, ...stored } = m;
+  const bytes = storedBytes({ ...stored, devFault });
   if (bytes <= LIMITS.storedMax) return;
   const message = `the mail is too large: stored as UTF-8 JSON with its X-Dev-Fault it takes ${bytes} bytes, at most ${LIMITS.storedMax}`;
   throw new AppError('VALIDATION_FAILED', `content: ${message}`, { errors: [{ field: 'content', message }] });

@@ -3,7 +3,7 @@
 // only once a lane is free, so it covers one send and never a wait. A relay that is down releases the claim unsent
 // and pauses the listener (relay-circuit.ts). A message that can never be a mail is parked.
 import { EventEmitter, setMaxListeners } from 'node:events';
-import { decodeMailMessage, PoisonMessageError, type MailMessage } from '../core/mail-message';
+import { allRecipients, decodeMailMessage, PoisonMessageError, type MailMessage } from '../core/mail-message';
 import { decideSend, pendingRecipients, type RecipientStateName } from '../core/recipients';
 import type { RetryPolicy, UncertainPolicy } from '../core/retry';
 import type { RecipientResult, SendOutcome } from '../core/smtp-outcome';
@@ -158,7 +158,7 @@ export class MailListener extends EventEmitter<ListenerEvents> {
     const { claimed, owner, startedAt } = await this.claimBatch.add(message.msgId);
     if (claimed) {
       this.deps.leases.add(message.msgId, owner, startedAt);
-      return { owner, pending: message.tos, before: new Map() };
+      return { owner, pending: allRecipients(message), before: new Map() };
     }
     const row = await this.deps.repo.findForListener(message.msgId);
     if (!row) return this.park(body, message.msgId, 'no msg_log row with this msgId');
@@ -169,7 +169,7 @@ export class MailListener extends EventEmitter<ListenerEvents> {
       if (await this.deps.repo.claim(message.msgId, single, this.deps.uncertainPolicy === 'resend', true)) {
         this.deps.leases.add(message.msgId, single, at);
         const before = new Map((await this.deps.repo.findRecipients(message.msgId)).map((r) => [r.recipient.toLowerCase(), r.state]));
-        return { owner: single, pending: pendingRecipients(message.tos, before), before };
+        return { owner: single, pending: pendingRecipients(allRecipients(message), before), before };
       }
     }
     // Final, held by another delivery, or (under the "dead" policy) an abandoned lease left to the job.
@@ -178,7 +178,8 @@ export class MailListener extends EventEmitter<ListenerEvents> {
   }
 
   private send(lane: Lane, m: MailMessage, claim: Claim): Promise<SendOutcome> {
-    return lane.send({ msgId: m.msgId, to: m.tos, envelopeTo: claim.pending, subject: m.subject, text: m.content }, () => this.deps.leases.holds(m.msgId));
+    const mail = { msgId: m.msgId, to: m.tos, cc: m.cc, replyTo: m.replyTo, envelopeTo: claim.pending, subject: m.subject, text: m.content, html: m.html };
+    return lane.send(mail, () => this.deps.leases.holds(m.msgId));
   }
 
   /** Records what the send meant, then answers ack or not. */
@@ -211,7 +212,7 @@ export class MailListener extends EventEmitter<ListenerEvents> {
       leases.drop(m.msgId);
       return { action: 'ack', outcome: 'skipped' };
     }
-    const decision = decideSend(m.tos, claim.before, results, row.tryCount, this.deps.retry);
+    const decision = decideSend(allRecipients(m), claim.before, results, row.tryCount, this.deps.retry);
     // Under the "dead" policy a send whose outcome is unknown is not tried again: a person decides.
     if (uncertain && this.deps.uncertainPolicy === 'dead') Object.assign(decision, { status: Status.dead, delayMs: null });
     const applied = await this.persist(log, () => repo.recordSend(m.msgId, claim.owner, row.tryCount, decision, { uncertain }));

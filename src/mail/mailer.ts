@@ -11,6 +11,11 @@ export interface OutgoingMail {
   envelopeTo: string[];
   subject: string;
   text: string;
+  /** an HTML alternative: the mail goes as multipart/alternative with the text first */
+  html?: string;
+  /** the Cc header (Bcc recipients are in the envelope only) */
+  cc?: string[];
+  replyTo?: string[];
 }
 
 export interface Lane {

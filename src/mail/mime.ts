@@ -1,12 +1,17 @@
-// A plain-text mail as RFC 5322 / MIME text, built directly: nodemailer's composer builds a tree of streams per
-// mail, the largest CPU cost of a send; a text/plain mail needs a handful of headers and one encoded body.
+// A mail as RFC 5322 / MIME text, built directly: nodemailer's composer builds a tree of streams per mail, the
+// largest CPU cost of a send; a mail needs a handful of headers and one encoded body (text/plain), or two
+// (multipart/alternative: the text, then the HTML, which is sent as given and never rendered or fetched here).
+import { createHash } from 'node:crypto';
 
 export interface PlainMail {
   /** the From header, already formatted (see formatFrom) */
   fromHeader: string;
   to: readonly string[];
+  cc?: readonly string[];
+  replyTo?: readonly string[];
   subject: string;
   text: string;
+  html?: string;
   messageId: string;
   msgId: string;
   date?: Date;
@@ -42,25 +47,36 @@ export function formatFrom(mailFrom: string): { header: string; address: string 
   return { header: `${display} <${address}>`, address };
 }
 
-function body(text: string): { encoding: '7bit' | 'base64'; content: string } {
+function body(text: string, boundary?: string): { encoding: '7bit' | 'base64'; content: string } {
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  if (TEXT_7BIT.test(text) && lines.every((l) => l.length <= 998)) return { encoding: '7bit', content: lines.join('\r\n') };
+  if (TEXT_7BIT.test(text) && lines.every((l) => l.length <= 998) && !(boundary && text.includes(boundary))) return { encoding: '7bit', content: lines.join('\r\n') };
   const b64 = Buffer.from(text, 'utf8').toString('base64');
   return { encoding: 'base64', content: b64.replace(/.{76}/g, '$&\r\n').replace(/\r\n$/, '') };
 }
 
-export function buildPlainMail(m: PlainMail): string {
-  const { encoding, content } = body(m.text);
+function part(type: 'plain' | 'html', text: string, boundary?: string): { headers: string[]; content: string } {
+  const { encoding, content } = body(text, boundary);
+  return { headers: [`Content-Type: text/${type}; charset=utf-8`, `Content-Transfer-Encoding: ${encoding}`], content };
+}
+
+export function buildMail(m: PlainMail): string {
   const headers = [
     `From: ${m.fromHeader}`,
     `To: ${m.to.join(', ')}`,
+    ...(m.cc?.length ? [`Cc: ${m.cc.join(', ')}`] : []),
+    ...(m.replyTo?.length ? [`Reply-To: ${m.replyTo.join(', ')}`] : []),
     `Subject: ${encodeWords(m.subject)}`,
     `Date: ${(m.date ?? new Date()).toUTCString()}`,
     `Message-ID: ${m.messageId}`,
     `X-Msg-Id: ${m.msgId}`,
     'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Transfer-Encoding: ${encoding}`,
   ];
-  return `${headers.join('\r\n')}\r\n\r\n${content}\r\n`;
+  if (m.html === undefined) {
+    const text = part('plain', m.text);
+    return `${[...headers, ...text.headers].join('\r\n')}\r\n\r\n${text.content}\r\n`;
+  }
+  // a part whose text holds the boundary goes as base64 (whose alphabet has no "-"), so no part can end early
+  const boundary = `=_md_${createHash('sha256').update(m.msgId).digest('hex').slice(0, 24)}`;
+  const parts = [part('plain', m.text, boundary), part('html', m.html, boundary)].map((p) => `--${boundary}\r\n${p.headers.join('\r\n')}\r\n\r\n${p.content}\r\n`);
+  return `${[...headers, `Content-Type: multipart/alternative; boundary="${boundary}"`].join('\r\n')}\r\n\r\n${parts.join('')}--${boundary}--\r\n`;
 }

@@ -8,7 +8,7 @@ import { scrubError, secretsOfUrl } from '../core/secrets';
 import { Slots } from '../core/slots';
 import { failureOutcome, successOutcome, type SendOutcome, type SendProgress, type SmtpErrorLike } from '../core/smtp-outcome';
 import { messageIdFor, smtpConnectionOptions, type ConnectionSettings, type Lane, type Mailer, type OutgoingMail, type SmtpOptions } from './mailer';
-import { buildPlainMail, formatFrom } from './mime';
+import { buildMail, formatFrom } from './mime';
 import { TUNING } from '../tuning';
 
 
@@ -116,7 +116,7 @@ class SmtpLane implements Lane {
       return failureOutcome(scrubError(err, this.mailer.secrets) as SmtpErrorLike, mail.envelopeTo, progress);
     }
     const { from } = this.mailer;
-    const raw = buildPlainMail({ fromHeader: from.header, to: mail.to, subject: mail.subject, text: mail.text, messageId: messageIdFor(mail.msgId, from.raw), msgId: mail.msgId });
+    const raw = buildMail({ fromHeader: from.header, to: mail.to, cc: mail.cc, replyTo: mail.replyTo, subject: mail.subject, text: mail.text, html: mail.html, messageId: messageIdFor(mail.msgId, from.raw), msgId: mail.msgId });
     let gaveUp = false;
     let started = false;
     // Read only once the server has answered DATA with 354: the moment the content starts to go out.

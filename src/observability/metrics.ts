@@ -10,13 +10,15 @@ import type { EventEmitter } from 'node:events';
 import type { PublisherEvents, Settled } from '../broker/publisher';
 import { PENDING, Status, statusName } from '../core/status';
 import type { JobEvents, RoundEvent } from '../jobs/redelivery-job';
+import type { CheckBackEvents } from '../jobs/check-back-job';
+import type { RetentionEvents, RetentionRoundEvent } from '../jobs/retention-job';
 import type { ListenerEvents, SendReport } from '../listener/mail-listener';
 import type { RepoEvents } from '../store/msg-log-repo';
 import type { RelayState } from '../store/relay-repo';
 import type { QueueProbe } from './queue-probe';
 import type { StatsReader } from './stats';
 
-const STATUS_NAMES = [0, 1, 2, 3, 4, 5].map(statusName);
+const STATUS_NAMES = Object.values(Status).map(statusName);
 
 export interface MetricsSources {
   stats?: StatsReader;
@@ -37,6 +39,10 @@ export interface ObservedParts {
   job?: EventEmitter<JobEvents>;
   /** MailListener */
   listener?: EventEmitter<ListenerEvents>;
+  /** CheckBackJob */
+  checkBack?: EventEmitter<CheckBackEvents>;
+  /** RetentionJob */
+  retention?: EventEmitter<RetentionEvents>;
 }
 
 export class Metrics {
@@ -50,6 +56,9 @@ export class Metrics {
   readonly recipients: Counter<'state'>;
   readonly redeliveryRound: Histogram;
   readonly redeliveryRounds: Counter<'result'>;
+  readonly checkBacks: Counter<'outcome'>;
+  readonly retentionDeleted: Counter<'table'>;
+  readonly retentionRounds: Counter<'result'>;
   readonly redelivered: Counter;
   readonly manualRetries: Counter;
   readonly deadTotal: Counter<'by'>;
@@ -89,6 +98,10 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.checkBacks = new Counter({ name: 'mail_check_backs_total', help: 'prepared mails settled by the job after PREPARE_TIMEOUT_MS, by outcome (committed, cancelled, undecided, dead, expired)', labelNames: ['outcome'], registers });
+    this.retentionDeleted = new Counter({ name: 'mail_retention_deleted_total', help: 'rows retention deleted (finished mails older than RETENTION_DAYS, with their history and recipients), by table', labelNames: ['table'], registers });
+    for (const table of ['msg_log', 'msg_event', 'msg_recipient']) this.retentionDeleted.inc({ table }, 0);
+    this.retentionRounds = new Counter({ name: 'mail_retention_rounds_total', help: 'retention rounds, by result (ran, off, failed)', labelNames: ['result'], registers });
     this.redeliveryRounds = new Counter({ name: 'mail_redelivery_rounds_total', help: 're-delivery rounds, by result (ran, skipped, failed)', labelNames: ['result'], registers });
     this.redelivered = new Counter({ name: 'mail_redelivered_total', help: 'due rows the re-delivery job published again (automatic retries)', registers });
     this.manualRetries = new Counter({ name: 'mail_manual_retries_total', help: 'dead mails put back in play by a person (one at a time or in bulk)', registers });
@@ -206,6 +219,8 @@ export class Metrics {
     parts.publisher?.on('settled', (s) => this.observePublish(s));
     parts.job?.on('round', (r) => this.observeRound(r));
     parts.listener?.on('sent', (r) => this.observeSend(r));
+    parts.checkBack?.on('asked', ({ outcome }) => this.checkBacks.inc({ outcome }));
+    parts.retention?.on('round', (r) => this.observeRetention(r));
   }
 
   /** Rows a component moved (its 'transition' events); dead ones also by whose failure made them dead. */
@@ -223,6 +238,15 @@ export class Metrics {
   observeRound(r: RoundEvent): void {
     this.redeliveryRounds.inc({ result: r.result });
     if (r.result === 'ran') this.redeliveryRound.observe(r.ms / 1000);
+  }
+
+  /** Retention rounds by result, and the rows they deleted by table (the retention job's 'round' events). */
+  observeRetention(r: RetentionRoundEvent): void {
+    this.retentionRounds.inc({ result: r.result });
+    if (r.result !== 'ran') return;
+    this.retentionDeleted.inc({ table: 'msg_log' }, r.deleted.msgLog);
+    this.retentionDeleted.inc({ table: 'msg_event' }, r.deleted.msgEvent);
+    this.retentionDeleted.inc({ table: 'msg_recipient' }, r.deleted.msgRecipient);
   }
 
   /** What the listener's sends came to (its 'sent' events). */

@@ -1,12 +1,12 @@
 // What the dashboard and /metrics show about msg_log as a whole, read from the database (so it is the same for
 // every instance), cheaply enough to refresh every second during a load run:
 // - counts of the non-final statuses and dead: an index range over idx_msg_log_status_update_time (the backlog);
-// - the consumed count, which grows without bound: the same index, refreshed less often when it gets slow;
+// - the consumed count, the largest (RETENTION_DAYS of mails): the same index, refreshed less often when it gets slow;
 // - throughput: msg_event buckets, read incrementally (each refresh re-reads only the last two buckets) through
 //   the covering index idx_msg_event_at (at, from_status, to_status).
 // Times are read as epoch milliseconds computed by the database, so no time zone is ever involved.
 // The statements are STATS_SQL in src/store/read-sql.ts.
-import { PENDING, statusName, type StatusName } from '../core/status';
+import { PENDING, Status, statusName, type StatusName } from '../core/status';
 import { failurePhrase } from '../core/failure';
 import type { Pool } from '../store/db';
 import { STATS_SQL } from '../store/read-sql';
@@ -107,7 +107,7 @@ export class StatsReader {
       }
       await this.readThroughput(conn, nowMs);
 
-      const counts = Object.fromEntries([0, 1, 2, 3, 4, 5].map((s) => [statusName(s), 0])) as StatusCounts;
+      const counts = Object.fromEntries(Object.values(Status).map((s) => [statusName(s), 0])) as StatusCounts;
       for (const r of active) counts[statusName(Number(r.status))] = Number(r.n);
       counts.consumed = this.consumed.n;
       const backlog = PENDING.reduce((sum: number, s) => sum + counts[statusName(s)], 0);

@@ -6,6 +6,8 @@ import { createHttpServer } from '../http/app';
 import { LiveHub } from '../http/dashboard/live';
 import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from '../http/security';
 import { IdempotencyRepo } from '../store/idempotency-repo';
+import { parseAllowedHosts } from '../core/check-back';
+import { secretsByKeyId } from '../core/signature';
 import type { Infrastructure } from './infrastructure';
 import type { Role } from './role';
 
@@ -41,6 +43,7 @@ export class ApiRole implements Role {
       relay: () => infra.relay.state(),
       logger: infra.logger,
       apiLoad: infra.apiLoad,
+      twoPhase: { twoPhase: infra.twoPhase, security: this.security, maxRecipients: c.MAX_RECIPIENTS, allowedHosts: parseAllowedHosts(c.CHECKBACK_ALLOWED_HOSTS), secretOf: secretsByKeyId(this.security.keys) },
       ops: {
         pool: infra.pool,
         mail: infra.mail,

@@ -19,10 +19,12 @@ import { QueueProbe } from '../observability/queue-probe';
 import { StatsReader } from '../observability/stats';
 import { Dispatcher } from '../services/dispatcher';
 import { MailService } from '../services/mail-service';
+import { TwoPhase } from '../services/two-phase';
 import { createPool, ensureDatabase, parseDatabaseUrl, type Pool } from '../store/db';
 import { InstanceLease, InstanceLeaseRepo } from '../store/instance-leases';
 import { migrate } from '../store/migrate';
 import { MsgLogRepo } from '../store/msg-log-repo';
+import { HeldRepo } from '../store/held-repo';
 import { createPrisma, type Prisma } from '../store/prisma';
 import { RelayRepo } from '../store/relay-repo';
 import { TUNING } from '../tuning';
@@ -56,6 +58,9 @@ export class Infrastructure {
   /** publishes and records the outcome: the job's and a person's retries */
   dispatcher!: Dispatcher;
   mail!: MailService;
+  /** mails held before their first publish: prepared, scheduled, the outbox's (src/store/held-repo.ts) */
+  held!: HeldRepo;
+  twoPhase!: TwoPhase;
   private catcher: DevCatcher | null = null;
   private instanceLease: InstanceLease | null = null;
 
@@ -112,7 +117,9 @@ export class Infrastructure {
     // logs the number taken). Listener threads make no msg ids, so they take no lease and their generator refuses.
     this.instanceLease = c.SNOWFLAKE_WORKER_ID === undefined && isMainThread ? await new InstanceLease(new InstanceLeaseRepo(this.pool), { owner: this.instanceId, logger: this.logger }).start() : null;
     const ids = this.instanceLease?.ids() ?? new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID ?? (() => { throw new Error('a listener thread makes no msg ids'); }));
-    this.mail = new MailService({ repo: this.repo, dispatcher: dispatch, ids, topology: this.topology, logger: this.logger });
+    this.held = new HeldRepo(this.pool, this.repo, { publishGraceMs: c.PUBLISH_GRACE_MS });
+    this.mail = new MailService({ repo: this.repo, held: this.held, dispatcher: dispatch, ids, topology: this.topology, logger: this.logger });
+    this.twoPhase = new TwoPhase({ held: this.held, dispatcher: this.dispatcher, ids, topology: this.topology, prepareTimeoutMs: c.PREPARE_TIMEOUT_MS, logger: this.logger });
     return this;
   }
 

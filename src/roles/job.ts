@@ -1,12 +1,24 @@
-// The job role: the re-delivery job (src/jobs/redelivery-job.ts) with what it must know of the world each round.
+// The job role: the re-delivery job (src/jobs/redelivery-job.ts) with what it must know of the world each round, the
+// check-back of prepared mails (src/jobs/check-back-job.ts) on the same schedule, and the due publisher (outbox rows
+// and scheduled mails, src/jobs/due-publisher.ts), and retention (old finished mails deleted, src/jobs/retention-job.ts).
 import type { RedeliveryContext } from '../core/retry';
+import { parseAllowedHosts } from '../core/check-back';
+import { secretsByKeyId } from '../core/signature';
+import { apiKeysOf } from '../http/security';
+import { CheckBackJob } from '../jobs/check-back-job';
+import { DuePublisher } from '../jobs/due-publisher';
 import { RedeliveryJob } from '../jobs/redelivery-job';
+import { RetentionJob } from '../jobs/retention-job';
+import type { DispatchItem } from '../services/dispatcher';
 import { TUNING } from '../tuning';
 import type { Infrastructure } from './infrastructure';
 import type { Role } from './role';
 
 export class JobRole implements Role {
   readonly job: RedeliveryJob;
+  readonly checkBack: CheckBackJob;
+  readonly due: DuePublisher;
+  readonly retention: RetentionJob;
 
   constructor(private readonly infra: Infrastructure) {
     const c = infra.config;
@@ -22,6 +34,19 @@ export class JobRole implements Role {
       roundBudgetMs: TUNING.jobRoundBudgetMs,
       logger: infra.logger,
     });
+    const dispatch = (item: DispatchItem) => infra.dispatcher.dispatch(item);
+    this.checkBack = new CheckBackJob({
+      held: infra.held,
+      dispatch,
+      secretOf: secretsByKeyId(apiKeysOf(c)),
+      allowedHosts: parseAllowedHosts(c.CHECKBACK_ALLOWED_HOSTS),
+      timeoutMs: c.CHECKBACK_TIMEOUT_MS,
+      retry: infra.retry,
+      cron: c.REDELIVERY_CRON,
+      logger: infra.logger,
+    });
+    this.due = new DuePublisher({ held: infra.held, dispatch, publisherReady: () => infra.publisher.isReady, batchSize: c.REDELIVERY_BATCH, logger: infra.logger });
+    this.retention = new RetentionJob({ pool: infra.pool, days: c.RETENTION_DAYS, logger: infra.logger });
   }
 
   /** What the job must know before it counts a mail nobody consumed: is the relay down, is the queue still draining? */
@@ -35,6 +60,9 @@ export class JobRole implements Role {
 
   async start(): Promise<void> {
     this.job.start();
+    this.checkBack.start();
+    this.due.start();
+    this.retention.start();
   }
 
   get ready(): boolean {
@@ -42,6 +70,6 @@ export class JobRole implements Role {
   }
 
   async stop(): Promise<void> {
-    await this.job.stop();
+    await Promise.all([this.job.stop(), this.checkBack.stop(), this.due.stop(), this.retention.stop()]);
   }
 }

@@ -1,11 +1,15 @@
 // Accepting a mail: commit the msg_log row first (the row is the promise), then publish without making
 // the caller wait for the broker. A person's retry of a dead mail goes the same way.
-import { encodeMailMessage, type DevFault } from '../core/mail-message';
+import { messageOf, type DevFault } from '../core/mail-message';
 import type { MsgIdGenerator } from '../core/ids';
 import type { MailRequest } from '../core/validation';
 import type { Logger } from '../logger';
 import { AppError, isDatabaseUnavailable } from '../errors';
 import { Batcher } from '../store/batcher';
+import type { PoolConnection } from 'mariadb';
+import { inTransaction } from '../store/db';
+import type { HeldRepo } from '../store/held-repo';
+import type { MailWrite } from '../store/idempotency-repo';
 import type { MsgLogRepo, NewRow } from '../store/msg-log-repo';
 import type { TopologyNames } from '../broker/topology';
 import type { DispatchItem } from './dispatcher';
@@ -13,7 +17,8 @@ import { TUNING } from '../tuning';
 
 export interface Accepted {
   msgId: string;
-  status: 'sending';
+  /** scheduled: a sendAt ahead, published when due */
+  status: 'sending' | 'scheduled';
 }
 
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
@@ -36,6 +41,8 @@ export class MailService {
   constructor(
     private readonly deps: {
       repo: MsgLogRepo;
+      /** scheduled mails' rows (src/store/held-repo.ts) */
+      held: HeldRepo;
       dispatcher: MailDispatch;
       ids: MsgIdGenerator;
       topology: TopologyNames;
@@ -49,16 +56,22 @@ export class MailService {
    * Resolves once the row is committed; the publish and its confirm carry on in the background. A `devFault` (the
    * documented scenarios: DEV_FAULTS=true) is stored with the mail as data; src/faults plays it.
    */
-  async send(request: MailRequest, devFault?: DevFault, idempotency?: { insert(row: NewRow): Promise<void> }): Promise<Accepted> {
+  async send(request: MailRequest, devFault?: DevFault, idempotency?: { insert(row: NewRow, write?: MailWrite): Promise<void> }): Promise<Accepted> {
     const { topology } = this.deps;
+    const sendAt = request.sendAt && request.sendAt.getTime() > Date.now() ? request.sendAt : null;
     const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
     for (let attempt = 1; ; attempt++) {
       row.msgId = this.deps.ids.next();
-      row.msg = encodeMailMessage({ msgId: row.msgId, subject: request.subject, content: request.content, tos: request.tos, devFault });
+      row.msg = messageOf(row.msgId, request, devFault);
       try {
         const newRow = { msgId: row.msgId, msg: row.msg, exchange: row.exchange, routingKey: row.routingKey };
         // With an Idempotency-Key, the key row and the msg_log row are inserted in one transaction.
-        await (idempotency ? idempotency.insert(newRow) : this.inserts.add(newRow));
+        if (sendAt) {
+          const { held } = this.deps;
+          await (idempotency ? idempotency.insert(newRow, (conn) => held.insertScheduled(conn, newRow, sendAt)) : held.insertScheduled(held.pool, newRow, sendAt));
+        } else {
+          await (idempotency ? idempotency.insert(newRow) : this.inserts.add(newRow));
+        }
         break;
       } catch (err) {
         if (isDatabaseUnavailable(err)) {
@@ -68,6 +81,10 @@ export class MailService {
         // Leased instance numbers never collide; two instances pinned to one SNOWFLAKE_WORKER_ID could: a fresh id settles it.
         if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
       }
+    }
+    if (sendAt) {
+      this.deps.logger.info({ msgId: row.msgId, tos: request.tos.length, sendAt }, 'mail scheduled');
+      return { msgId: row.msgId, status: 'scheduled' };
     }
     this.deps.logger.info({ msgId: row.msgId, tos: request.tos.length, devFault }, 'mail accepted');
     this.publishSoon(row);
@@ -108,6 +125,38 @@ export class MailService {
       `the database went away during the insert: mail ${msgId} may have been stored. GET /mail/${msgId} tells once it is back; to resend safely, use an Idempotency-Key`,
       { msgId },
     );
+  }
+
+  /**
+   * A batch: every mail in one transaction (with the Idempotency-Key's row, when there is one, which keeps `answer` of
+   * the accepted mails to replay), then the ones to send now published. All or nothing: a failure stores none.
+   */
+  async sendBatch(requests: readonly MailRequest[], answer: (accepted: Accepted[]) => string, idempotency?: { insert(row: NewRow, write: MailWrite, result?: string): Promise<void> }): Promise<Accepted[]> {
+    const { topology, repo, held } = this.deps;
+    for (let attempt = 1; ; attempt++) {
+      const rows = requests.map((request) => {
+        const msgId = this.deps.ids.next();
+        const msg = messageOf(msgId, request);
+        const sendAt = request.sendAt && request.sendAt.getTime() > Date.now() ? request.sendAt : null;
+        return { row: { msgId, msg, exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 }, sendAt };
+      });
+      const accepted: Accepted[] = rows.map(({ row, sendAt }) => ({ msgId: row.msgId, status: sendAt ? 'scheduled' : 'sending' }));
+      const writeAll = async (conn: PoolConnection) => {
+        await repo.insertAllOn(conn, rows.filter((r) => !r.sendAt).map((r) => r.row));
+        for (const { row, sendAt } of rows) if (sendAt) await held.insertScheduled(conn, row, sendAt);
+      };
+      try {
+        if (idempotency) await idempotency.insert(rows[0]!.row, writeAll, answer(accepted));
+        else await inTransaction(repo.pool, writeAll);
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) throw new AppError('DATABASE_UNAVAILABLE', 'the batch may not have been stored; send it again with the same Idempotency-Key to be sure it is stored once');
+        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
+        continue;
+      }
+      this.deps.logger.info({ mails: rows.length, scheduled: rows.filter((r) => r.sendAt).length }, 'batch accepted');
+      for (const { row, sendAt } of rows) if (!sendAt) this.publishSoon(row);
+      return accepted;
+    }
   }
 
   /** Puts a dead mail back in play; false when the row is not dead (or does not exist). */

@@ -76,3 +76,23 @@ export async function dropDatabase(url: string): Promise<void> {
     await conn.end();
   }
 }
+
+/**
+ * Runs `work` in one transaction on a connection of its own: committed when it resolves, rolled back when it throws.
+ * `readCommitted`: only the rows taken are locked (no gap locks), so racing instances skip to the next ones.
+ */
+export async function inTransaction<T>(pool: Pool, work: (conn: mariadb.PoolConnection) => Promise<T>, opts: { readCommitted?: boolean } = {}): Promise<T> {
+  const conn = await pool.getConnection();
+  try {
+    if (opts.readCommitted) await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    await conn.beginTransaction();
+    const result = await work(conn);
+    await conn.commit();
+    return result;
+  } catch (err) {
+    await conn.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    await conn.release();
+  }
+}

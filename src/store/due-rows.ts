@@ -19,7 +19,7 @@ export async function claimDueRound(pool: Pool, timing: RepoTiming, limit: numbe
     await conn.beginTransaction();
     const rows = await conn.query<Record<string, unknown>[]>(SQL.selectDueForUpdate, [limit]);
     for (const r of rows) {
-      const row: DueRow = { ...toMsgRow(r), leaseExpired: num(r.leaseExpired) === 1 };
+      const row: DueRow = { ...toMsgRow(r), leaseExpired: num(r.leaseExpired) === 1, unpublished: num(r.unpublished) === 1 };
       const p = plan(row);
       if (p.action === 'postpone') {
         postponed.push(row.msgId);

@@ -15,8 +15,12 @@ export { IDEMPOTENCY_SQL, LOCK_WAIT_SECONDS };
 export interface StoredKey {
   fingerprint: string;
   msgId: string;
+  /** a batch's answer as it was given (JSON); null for one mail */
+  result: string | null;
   expired: boolean;
 }
+
+const toStoredKey = (r: Record<string, unknown>): StoredKey => ({ fingerprint: String(r.fingerprint), msgId: String(r.msgId), result: r.result == null ? null : String(r.result), expired: Number(r.expired) === 1 });
 
 export interface KeyRef {
   /** the caller: an API key's id, or `anonymous` */
@@ -34,7 +38,10 @@ export function keyHashOf(scope: string, key: string): string {
 /** The key was already used with this same body: answer with its msgId, store and publish nothing. */
 export class IdempotentReplay extends Error {
   override readonly name = 'IdempotentReplay';
-  constructor(readonly msgId: string) {
+  constructor(
+    readonly msgId: string,
+    readonly result: string | null = null,
+  ) {
     super(`replay of mail ${msgId}`);
   }
 }
@@ -43,6 +50,9 @@ type NewMsgRow = Parameters<MsgLogRepo['insert']>[0];
 
 const LOCK_CODES = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_LOCK_NOWAIT']);
 const codeOf = (err: unknown) => (err as { code?: string } | null)?.code;
+
+/** How the mail's row is written inside the key's transaction: a mail to send (the default), or a prepared one. */
+export type MailWrite = (conn: PoolConnection, row: NewMsgRow) => Promise<void>;
 
 export class IdempotencyRepo {
   constructor(
@@ -53,8 +63,7 @@ export class IdempotencyRepo {
 
   async find(keyHash: string): Promise<StoredKey | null> {
     const rows = await this.pool.query<Record<string, unknown>[]>(IDEMPOTENCY_SQL.find, [keyHash]);
-    const r = rows[0];
-    return r ? { fingerprint: String(r.fingerprint), msgId: String(r.msgId), expired: Number(r.expired) === 1 } : null;
+    return rows[0] ? toStoredKey(rows[0]) : null;
   }
 
   /**
@@ -62,7 +71,7 @@ export class IdempotencyRepo {
    * accepted), AppError IDEMPOTENCY_KEY_REUSED (different body) or IDEMPOTENCY_KEY_IN_USE (a twin still in flight).
    * A msg_log duplicate (an id collision) is rethrown as it is, so the caller retries with a fresh id.
    */
-  async insertWithMail(key: KeyRef, row: NewMsgRow): Promise<void> {
+  async insertWithMail(key: KeyRef, row: NewMsgRow, write: MailWrite = (conn, r) => this.repo.insertOn(conn, r), result: string | null = null): Promise<void> {
     const conn = await this.pool.getConnection();
     try {
       await conn.query(IDEMPOTENCY_SQL.shortLockWait);
@@ -70,9 +79,9 @@ export class IdempotencyRepo {
         await conn.beginTransaction();
         let stage: 'key' | 'mail' = 'key';
         try {
-          await conn.query(IDEMPOTENCY_SQL.insert, [key.keyHash, key.scope, key.fingerprint, row.msgId, this.ttlMs * MS]);
+          await conn.query(IDEMPOTENCY_SQL.insert, [key.keyHash, key.scope, key.fingerprint, row.msgId, result, this.ttlMs * MS]);
           stage = 'mail';
-          await this.repo.insertOn(conn, row);
+          await write(conn, row);
           await conn.commit();
           return;
         } catch (err) {
@@ -101,13 +110,12 @@ export class IdempotencyRepo {
 
   private async findOn(conn: PoolConnection, key: KeyRef): Promise<StoredKey | null> {
     const rows = await conn.query<Record<string, unknown>[]>(IDEMPOTENCY_SQL.find, [key.keyHash]);
-    const r = rows[0];
-    return r ? { fingerprint: String(r.fingerprint), msgId: String(r.msgId), expired: Number(r.expired) === 1 } : null;
+    return rows[0] ? toStoredKey(rows[0]) : null;
   }
 }
 
 /** What an already stored key means for a request with `fingerprint`. */
 export function settle(existing: StoredKey, fingerprint: string): IdempotentReplay | AppError {
-  if (existing.fingerprint === fingerprint) return new IdempotentReplay(existing.msgId);
+  if (existing.fingerprint === fingerprint) return new IdempotentReplay(existing.msgId, existing.result);
   return new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different body; use a new key for a new mail');
 }

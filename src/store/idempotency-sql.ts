@@ -5,12 +5,12 @@
 export const LOCK_WAIT_SECONDS = 1;
 
 export const IDEMPOTENCY_SQL = {
-  /** Args: keyHash, scope, fingerprint, msgId, ttlUs. */
-  insert: `INSERT INTO idempotency_key (key_hash, scope, fingerprint, msg_id, create_time, expire_time)
-    VALUES (?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND)`,
+  /** Args: keyHash, scope, fingerprint, msgId, result (a batch's answer, or NULL), ttlUs. */
+  insert: `INSERT INTO idempotency_key (key_hash, scope, fingerprint, msg_id, result, create_time, expire_time)
+    VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND)`,
 
   /** Args: keyHash. */
-  find: `SELECT fingerprint, msg_id AS msgId, (expire_time <= UTC_TIMESTAMP(3)) AS expired
+  find: `SELECT fingerprint, msg_id AS msgId, result, (expire_time <= UTC_TIMESTAMP(3)) AS expired
     FROM idempotency_key WHERE key_hash = ?`,
 
   /** An expired key may be used again. Args: keyHash. */

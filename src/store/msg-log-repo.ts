@@ -6,6 +6,7 @@ import { RecipientCode, recipientStateName, type SendDecision } from '../core/re
 import type { FailureOutcome, RedeliveryPlan } from '../core/retry';
 import { Status } from '../core/status';
 import { PerItemErrors } from './batcher';
+import type { PoolConnection } from 'mariadb';
 import type { Pool } from './db';
 import { claimDueRound } from './due-rows';
 import { num, padded, toMsgRow, type ClaimedRound, type DueRow, type ListenerRow, type MsgRow, type NewRow, type RepoEvents, type RepoTiming, type SeenBy, type StoredRecipient } from './msg-log-rows';
@@ -86,6 +87,13 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
   async insertOn(conn: Pick<Pool, 'execute'>, row: NewRow): Promise<void> {
     await this.writeRow(conn, row);
     this.moved(Status.sending, 1);
+  }
+
+  /** Many rows in one statement on a connection inside the caller's transaction (POST /mail/batch). */
+  async insertAllOn(conn: Pick<PoolConnection, 'batch'>, rows: readonly NewRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await conn.batch(SQL.insert, rows.map((r) => [r.msgId, r.msg, r.exchange, r.routingKey, this.timing.publishGraceMs * MS]));
+    this.moved(Status.sending, rows.length);
   }
 
   /** Confirms of publishes made at `tryCount`; rows no longer `sending` at that try are left alone (a late confirm undoes nothing). */

@@ -25,6 +25,8 @@ export interface StoredRecipient extends RecipientRecord {
 
 export interface DueRow extends MsgRow {
   leaseExpired: boolean;
+  /** its first publish nobody made yet (an outbox row, a scheduled mail now due): that publish is no failure */
+  unpublished?: boolean;
 }
 
 export interface NewRow {

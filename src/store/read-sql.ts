@@ -23,15 +23,16 @@ export interface MailFilter {
 export const MSG_ID = /^\d{1,20}$/;
 
 const PENDING_LIST = PENDING.join(',');
-const ACTIVE_LIST = [...PENDING, Status.dead].join(',');
+// the statuses counted by an index range (consumed, the many, is counted apart; cancelled ones are few and deleted with it by retention)
+const ACTIVE_LIST = [...PENDING, Status.dead, Status.prepared, Status.cancelled].join(',');
 
 /** The columns of one dashboard row: the row, its times as epoch ms, and the database's clock to explain it by. */
 const MAIL_COLUMNS = `msg_id AS msgId, msg, status, try_count AS tryCount, last_error AS lastError, rcpt_state AS rcptState,
   ${EPOCH_MS('create_time')} AS createMs, ${EPOCH_MS('update_time')} AS updateMs,
   ${EPOCH_MS('next_try_time')} AS nextMs, ${EPOCH_MS('lease_until')} AS leaseMs, ${EPOCH_MS('UTC_TIMESTAMP(3)')} AS nowMs`;
 
-/** The recipients as the JSON text of the message's "tos" (rows written by hand may not be JSON at all). */
-const TOS = `LOWER(CASE WHEN JSON_VALID(msg) THEN JSON_EXTRACT(msg, '$.tos') END)`;
+/** The recipients (To, Cc, Bcc) as the JSON text of the message (rows written by hand may not be JSON at all). */
+const TOS = `LOWER(CASE WHEN JSON_VALID(msg) THEN JSON_EXTRACT(msg, '$.tos', '$.cc', '$.bcc') END)`;
 
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -105,7 +106,7 @@ export const DASHBOARD_SQL = {
 
 /**
  * The stats, cheap enough to read every second during a load run: the non-final and dead counts are an index range
- * over idx_msg_log_status_update_time; the consumed count grows without bound, so it is read less often; throughput
+ * over idx_msg_log_status_update_time; the consumed count is the largest (RETENTION_DAYS of mails), so it is read less often; throughput
  * comes from msg_event through its covering index idx_msg_event_at (at, from_status, to_status).
  */
 export const STATS_SQL = {

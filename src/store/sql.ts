@@ -130,14 +130,15 @@ export const SQL = {
     FROM msg_log WHERE msg_id = ?`,
 
   /**
-   * Due rows, oldest first, skipping rows another instance holds. Needs a transaction. Args: limit.
+   * Due rows, oldest first, skipping rows another instance holds; `unpublished`: a row whose first publish nobody made
+   * yet (an outbox row, or a scheduled mail whose sendAt has come: src/store/held-sql.ts). Needs a transaction. Args: limit.
    * The index is forced: when most rows are due (a backlog) MariaDB prefers a full scan and filesort,
    * which reads every due row and makes a racing instance's SKIP LOCKED find nothing.
    */
   selectDueForUpdate: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount,
-      (lease_until IS NOT NULL) AS leaseExpired
+      (lease_until IS NOT NULL) AS leaseExpired, (next_try_time = create_time OR status = ${Status.scheduled}) AS unpublished
     FROM msg_log FORCE INDEX (idx_msg_log_next_try_time)
-    WHERE next_try_time <= UTC_TIMESTAMP(3) AND status IN (${PENDING_LIST}) AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))
+    WHERE next_try_time <= UTC_TIMESTAMP(3) AND status IN (${PENDING_LIST}, ${Status.scheduled}) AND (lease_until IS NULL OR lease_until <= UTC_TIMESTAMP(3))
     ORDER BY next_try_time
     LIMIT ?
     FOR UPDATE SKIP LOCKED`,

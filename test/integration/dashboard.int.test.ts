@@ -1,7 +1,7 @@
 // The dashboard's data routes and the msg_event history behind them, against real RabbitMQ, MariaDB and SMTP.
 import { EventSource } from 'eventsource';
 import request from 'supertest';
-import { Status } from '../../src/core/status';
+import { Status, statusName } from '../../src/core/status';
 import { startFixture, type Fixture } from '../support/fixture';
 import { rowOf } from '../support/services';
 import { sleep, waitFor } from '../support/wait';
@@ -173,9 +173,8 @@ describe('the dashboard API and the transition history', () => {
     const res = await request(app.url).get('/api/stats');
     expect(res.status).toBe(200);
     const rows = await db.pool.query<{ status: number; n: number }[]>('SELECT status, COUNT(*) AS n FROM msg_log GROUP BY status');
-    const expected: Record<string, number> = { sending: 0, delivered: 0, delivery_failed: 0, consumed: 0, consume_failed: 0, dead: 0 };
-    const names = ['sending', 'delivered', 'delivery_failed', 'consumed', 'consume_failed', 'dead'];
-    for (const r of rows) expected[names[Number(r.status)]!] = Number(r.n);
+    const expected: Record<string, number> = Object.fromEntries(Object.keys(Status).map((name) => [name, 0]));
+    for (const r of rows) expected[statusName(Number(r.status))] = Number(r.n);
     expect(res.body.counts).toEqual(expected);
     expect(res.body.total).toBe(rows.reduce((a, r) => a + Number(r.n), 0));
     expect(res.body.backlog).toBe(0);

@@ -125,7 +125,7 @@ describe('Idempotency-Key', () => {
     const other = await db.pool.getConnection();
     try {
       await other.beginTransaction();
-      await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, 'x', '1', DAY_US]);
+      await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, 'x', '1', null, DAY_US]);
       const before = await counts(db.pool);
       const t0 = Date.now();
       const res = await post(key, mail);
@@ -148,7 +148,7 @@ describe('Idempotency-Key', () => {
     const other = await db.pool.getConnection();
     try {
       await other.beginTransaction();
-      await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, fingerprintOf(mail), '4242', DAY_US]);
+      await other.query(IDEMPOTENCY_SQL.insert, [keyHashOf(scope, key), scope, fingerprintOf(mail), '4242', null, DAY_US]);
       const pending = post(key, mail);
       await waitFor('the duplicate waiting for the uncommitted key row', async () => (await keyInsertsWaiting()) > 0, 5_000, 10);
       await other.commit();

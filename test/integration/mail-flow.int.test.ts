@@ -148,10 +148,10 @@ describe('the documented email case over HTTP', () => {
   test('invalid requests answer 400 or 415 problem+json naming the problem, and store nothing', async () => {
     const count = async () => Number((await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log'))[0]!.n);
     const before = await count();
-    const bad = await send({ subject: 'x\r\nBcc: victim@example.com', content: 'x', tos: 'not-an-address', html: '<b>' });
+    const bad = await send({ subject: 'x\r\nBcc: victim@example.com', content: 'x', tos: 'not-an-address', sender: 'ceo@example.com' });
     expect(bad.status).toBe(400);
     expect(bad.headers['content-type']).toMatch(/application\/problem\+json/);
-    expect((bad.body as { errors: { field: string }[] }).errors.map((e) => e.field).sort()).toEqual(['html', 'subject', 'tos']);
+    expect((bad.body as { errors: { field: string }[] }).errors.map((e) => e.field).sort()).toEqual(['sender', 'subject', 'tos']);
     const text = await request(app.url).post('/mail/send').set('content-type', 'text/plain').send('hello');
     expect(text.status).toBe(415);
     const broken = await request(app.url).post('/mail/send').set('content-type', 'application/json').send('{"subject":');

@@ -2,8 +2,10 @@
 // every status code a route answers with is described. The statuses come from the app's own
 // http_requests_total counter after exercising each route, success and failure.
 import request from 'supertest';
+import { FAILURE_KINDS } from '../../src/core/failure';
 import { Status } from '../../src/core/status';
 import { LIMITS, mailRequestSchema, validateMailRequest } from '../../src/core/validation';
+import { ERRORS } from '../../src/errors';
 import { createHttpApp } from '../../src/http/app';
 import { NODE_ROUTES } from '../../src/http/send-endpoint';
 import { startFixture, type Fixture } from '../support/fixture';
@@ -59,17 +61,58 @@ describe('the OpenAPI description', () => {
   });
 
   test('describes every route of the app, and no route that does not exist', () => {
-    const http = createHttpApp(
-      httpDepsOf(app, { ops: { pool: db.pool, mail: app.mail, metrics: app.metrics, stats: app.stats, live: { subscribe: () => undefined } as never, maxTries: 3, devFaults: false, logger: testLogger() } }),
-    );
-    // Express's routes, and the one served ahead of it (src/http/send-endpoint.ts)
-    const routes = [...routesOf((http as unknown as { router: { stack: Layer[] } }).router.stack), ...NODE_ROUTES].map((r) => {
-      const [method, path] = r.split(' ');
-      return `${method} ${toOpenApi(path!)}`;
-    });
+    const routesWith = (devFaults: boolean) => {
+      const http = createHttpApp(
+        httpDepsOf(app, {
+          devFaults,
+          ops: { pool: db.pool, mail: app.mail, metrics: app.metrics, stats: app.stats, live: { subscribe: () => undefined } as never, maxTries: 3, devFaults, logger: testLogger() },
+          // only the routes are read: two-phase sending's routes are mounted whatever serves them
+          twoPhase: { twoPhase: {} as never, security: app.security!, maxRecipients: 50, allowedHosts: [], secretOf: () => null },
+        }),
+      );
+      // Express's routes, and the one served ahead of it (src/http/send-endpoint.ts)
+      return [...routesOf((http as unknown as { router: { stack: Layer[] } }).router.stack), ...NODE_ROUTES].map((r) => {
+        const [method, path] = r.split(' ');
+        return `${method} ${toOpenApi(path!)}`;
+      });
+    };
+    const routes = routesWith(false);
     const described = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(routes.length).toBeGreaterThanOrEqual(16);
+    expect(routes.length).toBeGreaterThanOrEqual(20);
+    expect(routes).toEqual(expect.arrayContaining(['POST /mail/prepare', 'POST /mail/{msgId}/commit', 'POST /mail/{msgId}/cancel', 'GET /check-back/secret']));
     expect([...routes].sort()).toEqual([...described].sort());
+    // DEV_FAULTS adds only the scenarios' dev check-back receiver (src/http/dev-check-back.ts), which is not the API
+    expect(routesWith(true).filter((r) => !routes.includes(r)).sort()).toEqual(['GET /dev/check-back', 'POST /dev/check-back/{decision}']);
+  });
+
+  test('lists every status, timeline step kind, failure kind and problem code where it enumerates them', () => {
+    const schemas = spec.components.schemas as Record<string, { properties: Record<string, { enum?: string[]; properties?: Record<string, unknown>; maximum?: number }> }>;
+    const statuses = Object.keys(Status);
+    expect(statuses).toEqual(expect.arrayContaining(['prepared', 'cancelled']));
+    expect(schemas.MailView!.properties.status!.enum).toEqual(statuses);
+    expect(schemas.MailView!.properties.statusCode!.maximum).toBe(Math.max(...Object.values(Status)));
+    expect(schemas.MailRow!.properties.status!.enum).toEqual(statuses);
+    expect(Object.keys(schemas.Stats!.properties.counts!.properties!)).toEqual(statuses);
+    const listParams = (spec.paths['/api/mails']!.get as unknown as { parameters: { name: string; schema: { enum?: string[] } }[] }).parameters;
+    expect(listParams.find((p) => p.name === 'status')!.schema.enum).toEqual(['all', ...statuses]);
+    expect(schemas.TimelineStep!.properties.kind!.enum).toEqual(expect.arrayContaining(['prepared', 'committed', 'cancelled', 'check_back']));
+    expect(schemas.Failure!.properties.kind!.enum).toEqual(Object.keys(FAILURE_KINDS));
+    expect(schemas.Problem!.properties.code!.enum).toEqual(Object.keys(ERRORS));
+    expect(schemas.Problem!.properties.code!.enum).toEqual(expect.arrayContaining(['MAIL_CANCELLED', 'MAIL_COMMITTED', 'MAIL_NOT_PREPARED']));
+    // the 409s of commit and cancel name their codes
+    const conflict = (path: string) => JSON.stringify(spec.paths[path]!.post!.responses['409']);
+    expect(conflict('/mail/{msgId}/commit')).toMatch(/MAIL_CANCELLED.*MAIL_NOT_PREPARED/);
+    expect(conflict('/mail/{msgId}/cancel')).toMatch(/MAIL_COMMITTED.*MAIL_NOT_PREPARED/);
+  });
+
+  test('the body of POST /mail/prepare is that of POST /mail/send without sendAt, plus checkBackUrl', () => {
+    const send = spec.components.schemas.MailRequest as { properties: Record<string, unknown>; required: string[] };
+    const prepare = spec.components.schemas.PreparedMailRequest as { properties: Record<string, unknown>; required: string[]; additionalProperties: unknown; example: Record<string, unknown> };
+    expect(Object.keys(prepare.properties).sort()).toEqual([...Object.keys(send.properties).filter((k) => k !== 'sendAt'), 'checkBackUrl'].sort());
+    expect(prepare.required.sort()).toEqual([...send.required].sort());
+    expect(prepare.additionalProperties).toBe(false);
+    const { checkBackUrl: _url, ...mail } = prepare.example;
+    expect(validateMailRequest(mail, 1).ok).toBe(true);
   });
 
   test('describes every status code the routes answer with, success and failure', async () => {
@@ -95,6 +138,30 @@ describe('the OpenAPI description', () => {
     await waitFor('dead', async () => (await rowOf(db.pool, dead))?.status === Status.dead);
     expect((await api().post(`/mail/${dead}/retry`)).status).toBe(202);
     expect((await api().post(`/mail/${dead}/retry`).set('content-type', 'application/json').send('{')).status).toBe(400);
+    // two-phase sending
+    const prepare = (body: object, key?: string) => {
+      const r = api().post('/mail/prepare').set('content-type', 'application/json');
+      return (key ? r.set('idempotency-key', key) : r).send(body);
+    };
+    const mail = { subject: 's', content: 'c', tos: 'a@example.com' };
+    const key = `openapi-${Date.now()}`;
+    const prepared = await prepare(mail, key);
+    expect(prepared.status).toBe(201);
+    const preparedId = prepared.body.msgId as string;
+    expect((await prepare({ ...mail, subject: 'another' }, key)).status).toBe(422);
+    expect((await prepare({ ...mail, checkBackUrl: 'https://not-allowed.example.com/x' })).status).toBe(400);
+    expect((await api().post('/mail/prepare').set('content-type', 'application/json').send('{"subject":')).status).toBe(400);
+    expect((await prepare({ ...mail, content: 'x'.repeat(300_000) })).status).toBe(413);
+    expect((await api().post(`/mail/${preparedId}/commit`)).status).toBe(202);
+    expect((await api().post(`/mail/${preparedId}/cancel`)).status).toBe(409);
+    expect((await api().post(`/mail/${preparedId}/commit`).set('content-type', 'application/json').send('{')).status).toBe(400);
+    expect((await api().post('/mail/1/commit')).status).toBe(404);
+    const toCancel = (await prepare(mail)).body.msgId as string;
+    expect((await api().post(`/mail/${toCancel}/cancel`)).status).toBe(200);
+    expect((await api().post(`/mail/${toCancel}/commit`)).status).toBe(409);
+    expect((await api().post(`/mail/${toCancel}/cancel`).set('content-type', 'application/json').send('{')).status).toBe(400);
+    expect((await api().post('/mail/1/cancel')).status).toBe(404);
+    expect((await api().get('/check-back/secret')).status).toBe(200);
     // operations
     expect((await api().get('/health')).status).toBe(200);
     expect((await api().get('/ready')).status).toBe(200);
@@ -134,7 +201,7 @@ describe('the OpenAPI description', () => {
     // A request is counted once its answer finishes; the aborted event stream's never does, so it is not among these.
     const seen = (await app.metrics.httpRequests.get()).values.map((v) => ({ method: String(v.labels.method), route: String(v.labels.route), status: String(v.labels.status) }));
     const routed = seen.filter((s) => s.route !== 'unmatched');
-    expect(routed.length).toBeGreaterThanOrEqual(25);
+    expect(routed.length).toBeGreaterThanOrEqual(35);
     // errors thrown inside a route are counted under that route
     expect(routed).toEqual(expect.arrayContaining([{ method: 'GET', route: '/mail/:msgId', status: '404' }, { method: 'POST', route: '/api/mails/retry', status: '429' }]));
     const undescribed = routed.filter((s) => !spec.paths[toOpenApi(s.route)]?.[s.method.toLowerCase()]?.responses[s.status]);
@@ -143,9 +210,11 @@ describe('the OpenAPI description', () => {
 
   test('the body of POST /mail/send is described by the zod schema that validates it', () => {
     const schema = spec.components.schemas.MailRequest as { properties: Record<string, Record<string, unknown>>; required: string[]; additionalProperties: unknown; example: unknown };
-    const fields = Object.keys(mailRequestSchema(1).shape).sort();
+    const shape = mailRequestSchema(1).shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+    const fields = Object.keys(shape).sort();
     expect(Object.keys(schema.properties).sort()).toEqual(fields);
-    expect([...schema.required].sort()).toEqual(fields);
+    // required: every field that may not be left out
+    expect([...schema.required].sort()).toEqual(fields.filter((f) => !shape[f]!.safeParse(undefined).success));
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.subject).toMatchObject({ type: 'string', minLength: 1, maxLength: LIMITS.subjectMax, description: expect.any(String) });
     expect(schema.properties.content).toMatchObject({ type: 'string', maxLength: LIMITS.contentMax });

@@ -1,14 +1,13 @@
-// The Postman scenarios (postman/) run with newman against a real app, as `npm run postman` runs them.
+// The Postman scenarios (postman/) run with newman: `npm run scenarios` (scripts/scenarios.mjs), which starts the real
+// entry point with the settings they need and runs the whole collection, and `npm run postman` (scripts/postman.mjs)
+// against an app that is missing one of those settings, which must say so in one line.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { startFixture, type Fixture } from '../support/fixture';
 
-function runNewman(baseUrl: string): Promise<{ code: number | null; output: string }> {
+function run(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve(__dirname, '../../scripts/postman.mjs')], {
-      env: { ...process.env, BASE_URL: baseUrl, POLL_INTERVAL_MS: '250', MAX_POLLS: '120' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(process.execPath, [path.resolve(__dirname, '../../scripts', script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -16,27 +15,45 @@ function runNewman(baseUrl: string): Promise<{ code: number | null; output: stri
   });
 }
 
+const runNewman = (baseUrl: string) => run('postman.mjs', { BASE_URL: baseUrl, POLL_INTERVAL_MS: '250', MAX_POLLS: '120' });
+
+const SCENARIO_ENV = { DEV_FAULTS: 'true', CHECKBACK_ALLOWED_HOSTS: '127.0.0.1', PREPARE_TIMEOUT_MS: '3000' };
+
 describe('the Postman collection', () => {
-  let f: Fixture;
+  let f: Fixture<'none'>;
 
   beforeAll(async () => {
-    f = await startFixture({ env: { DEV_FAULTS: 'true' } });
+    f = await startFixture({ app: false, sink: 'none', env: SCENARIO_ENV });
   });
 
   afterAll(() => f?.stop());
 
-  test('runs the three documented scenarios and the validation cases with every assertion passing', async () => {
-    const { code, output } = await runNewman(f.app.url);
+  test('npm run scenarios starts an app as the scenarios need it and runs the four documented scenarios and the validation cases, every assertion passing', async () => {
+    const { code, output } = await run('scenarios.mjs', { DATABASE_URL: f.db.url, MQ_EXCHANGE: f.topology.exchange, MQ_QUEUE: f.topology.queue, MQ_ROUTING_KEY: f.topology.routingKey });
     if (code !== 0) process.stderr.write(output);
     expect(output).toMatch(/assertions\s*│\s*\d+\s*│\s*0\s*│/);
+    // scenario 4 ran to its end: the check-back settled both of its mails
+    expect(output).toMatch(/Scenario 4c - poll until the check-back commits it and it is consumed/);
+    expect(output).toMatch(/Scenario 4d - committing after the check-back cancelled it is refused/);
+    expect(output).toMatch(/^scenarios: all \d+ assertion\(s\) passed$/m);
     expect(code).toBe(0);
-  }, 120_000);
+  }, 180_000);
 
   test('against an app started without DEV_FAULTS it says so in one line and runs nothing', async () => {
-    const plain = await f.startApp({ roles: 'api', env: { DEV_FAULTS: 'false' } });
+    const plain = await f.startApp({ roles: 'api', env: { ...SCENARIO_ENV, DEV_FAULTS: 'false' } });
     const { code, output } = await runNewman(plain.url);
     expect(code).toBe(1);
     expect(output.trim().split('\n')).toEqual([expect.stringMatching(/^postman: the app at .* runs without DEV_FAULTS=true/)]);
+  }, 60_000);
+
+  test('against an app that allows no check-backs to itself it names CHECKBACK_ALLOWED_HOSTS in one line and runs nothing', async () => {
+    const closed = await f.startApp({ roles: 'api', env: { ...SCENARIO_ENV, CHECKBACK_ALLOWED_HOSTS: 'shop.example.com' } });
+    const { code, output } = await runNewman(closed.url);
+    expect(code).toBe(1);
+    const host = new URL(closed.url).host;
+    expect(output.trim().split('\n')).toEqual([
+      `postman: the app at ${closed.url} does not allow check-backs to ${host} (CHECKBACK_ALLOWED_HOSTS is shop.example.com), which scenario 4 (two-phase sending) needs: start it with \`DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=${host} PREPARE_TIMEOUT_MS=5000 npm start\``,
+    ]);
   }, 60_000);
 
   test('with no app at the address it says so in one line', async () => {

@@ -9,6 +9,8 @@ export interface ReceivedMail {
   msgId: string | null;
   to: string[];
   subject: string | null;
+  /** the message as it arrived (headers and body) */
+  raw: string;
 }
 
 export class SmtpSink {
@@ -47,7 +49,7 @@ export class SmtpSink {
 
   private record(raw: string, to: string[]): void {
     const header = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'im').exec(raw.split(/\r?\n\r?\n/)[0] ?? '')?.[1]?.trim() ?? null;
-    this.received.push({ messageId: header('Message-ID'), msgId: header('X-Msg-Id'), to, subject: header('Subject') });
+    this.received.push({ messageId: header('Message-ID'), msgId: header('X-Msg-Id'), to, subject: header('Subject'), raw });
   }
 
   async start(): Promise<this> {

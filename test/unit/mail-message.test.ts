@@ -1,4 +1,4 @@
-import { DEV_FAULTS, PoisonMessageError, decodeMailMessage, encodeMailMessage, type MailMessage } from '../../src/core/mail-message';
+import { DEV_FAULTS, PoisonMessageError, allRecipients, decodeMailMessage, encodeMailMessage, type MailMessage } from '../../src/core/mail-message';
 
 const message: MailMessage = { msgId: '382443738141691904', subject: 'Hello', content: 'Line 1\r\nLine 2 – ünïcödé', tos: ['a@example.com', 'b@example.org'] };
 
@@ -31,9 +31,15 @@ describe('encodeMailMessage / decodeMailMessage', () => {
   });
 
   test('unknown extra keys are dropped when decoding', () => {
-    const decoded = decodeMailMessage(JSON.stringify({ ...message, bcc: ['spy@x.com'] }));
+    const decoded = decodeMailMessage(JSON.stringify({ ...message, headers: { Bcc: 'spy@x.com' } }));
     expect(decoded).toEqual(message);
-    expect(decoded).not.toHaveProperty('bcc');
+    expect(decoded).not.toHaveProperty('headers');
+  });
+
+  test('the optional parts of a richer mail survive the round trip, and allRecipients lists each address once', () => {
+    const rich = { ...message, html: '<p>x</p>', cc: ['C@x.com'], bcc: ['c@x.com', 'd@x.com'], replyTo: ['r@x.com'], tags: ['t'], metadata: { k: 'v' } };
+    expect(decodeMailMessage(encodeMailMessage(rich))).toEqual(rich);
+    expect(allRecipients({ tos: ['a@x.com'], cc: ['C@x.com'], bcc: ['c@x.com', 'A@X.com'] })).toEqual(['a@x.com', 'C@x.com']);
   });
 
   test('a msgId of 20 digits, the largest a 64-bit id needs, is accepted', () => {

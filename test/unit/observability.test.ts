@@ -88,7 +88,7 @@ describe('the mail list filter', () => {
   test('digits search a msgId prefix (an index range), anything else the recipients, with LIKE wildcards escaped', () => {
     expect(whereOf({ q: '3824' })).toEqual({ sql: 'WHERE msg_id LIKE ?', args: ['3824%'] });
     const r = whereOf({ status: 5, q: 'A_b%c@X.com' });
-    expect(r.sql).toMatch(/^WHERE status = \? AND LOWER\(CASE WHEN JSON_VALID\(msg\) THEN JSON_EXTRACT\(msg, '\$\.tos'\) END\) LIKE \?$/);
+    expect(r.sql).toMatch(/^WHERE status = \? AND LOWER\(CASE WHEN JSON_VALID\(msg\) THEN JSON_EXTRACT\(msg, '\$\.tos', '\$\.cc', '\$\.bcc'\) END\) LIKE \?$/);
     expect(r.args).toEqual([5, '%a\\_b\\%c@x.com%']);
     expect(whereOf({})).toEqual({ sql: '', args: [] });
   });

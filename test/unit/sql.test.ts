@@ -134,8 +134,8 @@ describe('SQL', () => {
     expect(set.indexOf('uncertain_count')).toBeLessThan(set.indexOf('lease_until = '));
   });
 
-  test('the due-row query only picks pending rows and skips rows another instance has locked', () => {
-    expect(statusInList(SQL.selectDueForUpdate)?.sort()).toEqual([...PENDING].sort());
+  test('the due-row query only picks pending rows and scheduled ones whose time came, and skips rows another instance has locked', () => {
+    expect(statusInList(SQL.selectDueForUpdate)?.sort()).toEqual([...PENDING, Status.scheduled].sort());
     expect(SQL.selectDueForUpdate).toMatch(/FOR UPDATE SKIP LOCKED\s*$/);
   });
 

@@ -16,15 +16,15 @@ const ALL_CODES = Object.values(Status) as number[];
 const EVENTS = Object.keys(TRANSITIONS) as TransitionName[];
 
 describe('status codes and names', () => {
-  test('the stored codes are the documented ones, 0 to 5', () => {
-    expect(Status).toEqual({ sending: 0, delivered: 1, delivery_failed: 2, consumed: 3, consume_failed: 4, dead: 5 });
+  test('the stored codes are the documented ones, 0 to 8, the newer ones after the others', () => {
+    expect(Status).toEqual({ sending: 0, delivered: 1, delivery_failed: 2, consumed: 3, consume_failed: 4, dead: 5, prepared: 6, cancelled: 7, scheduled: 8 });
   });
 
   test.each(Object.entries(Status))('statusName maps code of %s back to its name', (name, code) => {
     expect(statusName(code)).toBe(name);
   });
 
-  test.each([-1, 6, 99, 1.5, Number.NaN])('statusName throws a RangeError for the unknown code %p', (code) => {
+  test.each([-1, 9, 99, 1.5, Number.NaN])('statusName throws a RangeError for the unknown code %p', (code) => {
     expect(() => statusName(code)).toThrow(RangeError);
     expect(() => statusName(code)).toThrow(/unknown msg_log status code/);
   });
@@ -39,14 +39,14 @@ describe('status codes and names', () => {
     for (const meaning of Object.values(STATUS_MEANING)) expect(meaning.length).toBeGreaterThan(0);
   });
 
-  test('PENDING and FINAL split the codes with no overlap and no gap', () => {
+  test('PENDING, FINAL, prepared (waiting for its caller) and scheduled (waiting for its time) split the codes with no overlap and no gap', () => {
     expect([...PENDING].sort()).toEqual([Status.sending, Status.delivered, Status.delivery_failed, Status.consume_failed].sort());
-    expect([...FINAL].sort()).toEqual([Status.consumed, Status.dead].sort());
-    expect([...PENDING, ...FINAL].sort()).toEqual([...ALL_CODES].sort());
+    expect([...FINAL].sort()).toEqual([Status.consumed, Status.dead, Status.cancelled].sort());
+    expect([...PENDING, ...FINAL, Status.prepared, Status.scheduled].sort()).toEqual([...ALL_CODES].sort());
   });
 
-  test('isFinal is true only for consumed and dead', () => {
-    expect(ALL_CODES.filter((c) => isFinal(c)).sort()).toEqual([Status.consumed, Status.dead]);
+  test('isFinal is true only for consumed, dead and cancelled', () => {
+    expect(ALL_CODES.filter((c) => isFinal(c)).sort()).toEqual([Status.consumed, Status.dead, Status.cancelled]);
     expect(isFinal(42)).toBe(false);
   });
 });
@@ -71,6 +71,26 @@ describe('canTransition', () => {
       for (const to of ALL_CODES) if (to !== Status.dead && canTransition(event, Status.dead, to)) allowed.push(`${event}->${statusName(to)}`);
     }
     expect(allowed).toEqual(['manualRetry->sending']);
+  });
+
+  test('a cancelled row is never left, by any event, to any status', () => {
+    for (const event of EVENTS) for (const to of ALL_CODES) expect(canTransition(event, Status.cancelled, to)).toBe(false);
+  });
+
+  test('a prepared row leaves only by a commit (to sending), a cancel (to cancelled) or an undecided check-back (to dead)', () => {
+    const allowed: string[] = [];
+    for (const event of EVENTS) {
+      for (const to of ALL_CODES) if (to !== Status.prepared && canTransition(event, Status.prepared, to)) allowed.push(`${event}->${statusName(to)}`);
+    }
+    expect(allowed.sort()).toEqual(['cancel->cancelled', 'checkBackUndecided->dead', 'commit->sending']);
+  });
+
+  test('a scheduled row leaves only when due (to sending) or by a cancel', () => {
+    const allowed: string[] = [];
+    for (const event of EVENTS) {
+      for (const to of ALL_CODES) if (to !== Status.scheduled && canTransition(event, Status.scheduled, to)) allowed.push(`${event}->${statusName(to)}`);
+    }
+    expect(allowed.sort()).toEqual(['cancel->cancelled', 'due->sending']);
   });
 
   test('a confirmAck cannot move a consumed row back to delivered', () => {

@@ -183,7 +183,7 @@ describe('validateMailRequest rejects', () => {
     ['an address longer than 254 characters', { ...good, tos: longAddress }, 'tos'],
     ['one recipient over the cap', { ...good, tos: ['a@x.com', 'b@x.com', 'c@x.com', 'd@x.com'] }, 'tos'],
     ['a comma string over the cap', { ...good, tos: 'a@x.com,b@x.com,c@x.com,d@x.com' }, 'tos'],
-    ['an unknown field bcc', { ...good, bcc: 'spy@x.com' }, 'bcc'],
+    ['an unknown field headers', { ...good, headers: { Bcc: 'spy@x.com' } }, 'headers'],
     ['an unknown field from', { ...good, from: 'ceo@x.com' }, 'from'],
     ['an unknown field constructor', { ...good, constructor: 'x' }, 'constructor'],
     ['a __proto__ key from JSON.parse', JSON.parse('{"__proto__":{"admin":true},"subject":"s","content":"c","tos":"a@b.com"}'), '__proto__'],
@@ -204,8 +204,8 @@ describe('validateMailRequest rejects', () => {
   });
 
   test('several unknown fields are named together', () => {
-    const result = validateMailRequest({ ...good, cc: 'x@y.com', bcc: 'z@y.com' }, MAX);
-    expect(result).toEqual({ ok: false, errors: [{ field: 'cc,bcc', message: 'unknown field(s): cc, bcc' }] });
+    const result = validateMailRequest({ ...good, sender: 'x@y.com', attachments: [] }, MAX);
+    expect(result).toEqual({ ok: false, errors: [{ field: 'sender,attachments', message: 'unknown field(s): sender, attachments' }] });
   });
 
   test('the recipient cap message says how many were given', () => {
@@ -253,5 +253,34 @@ describe('the stored size check', () => {
     const over = validateMailRequest({ ...base, content: contentFor(LIMITS.storedMax + 1) }, MAX);
     expect(over.ok).toBe(false);
     expect(!over.ok && over.errors).toEqual([{ field: 'content', message: expect.stringMatching(/too large: .* takes 65536 bytes, at most 65535/) }]);
+  });
+});
+
+describe('the optional fields of a richer mail', () => {
+  const inDays = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString();
+
+  test('sendAt is an RFC 3339 date-time with its offset, at most 30 days ahead, parsed to the instant it names', () => {
+    expect(validateMailRequest({ ...good, sendAt: '2030-01-01T10:00:00+02:00' }, MAX).ok).toBe(false); // more than 30 days ahead
+    const soon = validateMailRequest({ ...good, sendAt: '2026-12-01T10:00:00.5+02:00'.replace('2026-12-01', new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)) }, MAX);
+    expect(soon.ok && soon.value.sendAt?.getUTCHours()).toBe(8);
+    expect(validateMailRequest({ ...good, sendAt: inDays(29.9) }, MAX).ok).toBe(true);
+    for (const sendAt of [inDays(30.1), '2026-12-24T09:00:00', '2026-12-24 09:00:00Z', '2026-13-01T00:00:00Z', 1_800_000_000]) {
+      const r = validateMailRequest({ ...good, sendAt }, MAX);
+      expect(r.ok ? 'accepted' : r.errors.map((e) => e.field)).toEqual(['sendAt']);
+    }
+  });
+
+  test('tos, cc and bcc count together against the cap, an address in two lists once', () => {
+    expect(validateMailRequest({ ...good, tos: ['a@x.com'], cc: ['b@x.com'], bcc: ['c@x.com'] }, MAX).ok).toBe(true);
+    expect(validateMailRequest({ ...good, tos: ['a@x.com'], cc: ['A@x.com', 'b@x.com'], bcc: ['c@x.com'] }, MAX).ok).toBe(true);
+    const r = validateMailRequest({ ...good, tos: ['a@x.com', 'b@x.com'], cc: ['c@x.com'], bcc: ['d@x.com'] }, MAX);
+    expect(r.ok ? null : r.errors).toEqual([{ field: 'tos', message: 'at most 3 recipients per mail (tos, cc and bcc together), got 4' }]);
+  });
+
+  test('tags and metadata are short, flat and plain; html counts in the stored size', () => {
+    expect(validateMailRequest({ ...good, tags: ['order', 'eu:west'], metadata: { orderId: '42' } }, MAX).ok).toBe(true);
+    expect(validateMailRequest({ ...good, metadata: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])) }, MAX).ok).toBe(false);
+    expect(validateMailRequest({ ...good, metadata: { k: 'line\nbreak' } }, MAX).ok).toBe(false);
+    expect(validateMailRequest({ ...good, content: 'x'.repeat(40_000), html: 'y'.repeat(40_000) }, MAX).ok).toBe(false);
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../../errors';
 import type { Logger } from '../../logger';
 import type { NewMsgRow } from '../../services/mail-service';
-import { keyHashOf, settle, type IdempotencyRepo, type KeyRef } from '../../store/idempotency-repo';
+import { keyHashOf, settle, type IdempotencyRepo, type KeyRef, type MailWrite } from '../../store/idempotency-repo';
 
 export const IDEMPOTENCY_KEY_MAX = 255;
 /** A Structured Field string ("..."), as the draft specifies, or a bare token as most clients send it. */
@@ -42,11 +42,12 @@ export function fingerprintOf(body: unknown): string {
   return sha256Hex(canonicalJson(body));
 }
 
-export type Begun = { kind: 'replay'; msgId: string } | { kind: 'new'; claim: IdempotencyClaim };
+export type Begun = { kind: 'replay'; msgId: string; result: string | null } | { kind: 'new'; claim: IdempotencyClaim };
 
 export interface IdempotencyClaim {
-  /** the msg_log insert, done in one transaction with the key row */
-  insert(row: NewMsgRow): Promise<void>;
+  /** the msg_log insert (by default a mail to send; `write` writes others, or several), in one transaction with the
+   * key row; `result`: the answer to replay, where the first row's msgId is not all of it (a batch) */
+  insert(row: NewMsgRow, write?: MailWrite, result?: string): Promise<void>;
   /** ends this process's hold on the key; call once the request is answered */
   release(): void;
 }
@@ -89,9 +90,9 @@ export class IdempotencyStore {
         const verdict = settle(existing, fingerprint);
         if (verdict instanceof AppError) throw verdict;
         release();
-        return { kind: 'replay', msgId: verdict.msgId };
+        return { kind: 'replay', msgId: verdict.msgId, result: verdict.result };
       }
-      return { kind: 'new', claim: { insert: (row) => this.deps.repo.insertWithMail(ref, row), release } };
+      return { kind: 'new', claim: { insert: (row, write, result) => this.deps.repo.insertWithMail(ref, row, write, result ?? null), release } };
     } catch (err) {
       release();
       throw err;

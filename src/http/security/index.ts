@@ -6,9 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Config } from '../../config';
-import type { MailRequest } from '../../core/validation';
 import type { Logger } from '../../logger';
-import type { Accepted } from '../../services/mail-service';
 import { IdempotentReplay } from '../../store/idempotency-repo';
 import type { Caller, RequestView } from '../request-view';
 import { apiKeyAuth, authenticate, parseApiKeys, type ApiKeyEntry } from './api-keys';
@@ -21,10 +19,17 @@ export interface HttpSecurity {
   /** the same check outside Express: true when the request may go on, false when it has been answered */
   authenticateRequest(req: RequestView, res: ServerResponse): boolean;
   jsonGuard: RequestHandler;
-  /** Runs `send` for a validated mail under the Idempotency-Key and the per-recipient limit. */
-  accept(req: RequestView, res: ServerResponse, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted>;
+  /** Runs `send` for validated mails (to `recipients`) under the Idempotency-Key and the per-recipient limit. */
+  accept<A>(req: RequestView, res: ServerResponse, recipients: readonly string[], send: (idempotency?: IdempotencyClaim) => Promise<A>, opts?: AcceptOptions<A>): Promise<A>;
   readonly limiter: RateLimiter;
   readonly keys: readonly ApiKeyEntry[];
+}
+
+export interface AcceptOptions<A> {
+  /** the answer a replayed Idempotency-Key gets (default: the msgId, `sending`); `result`: a batch's stored answer */
+  replayed?: (msgId: string, result: string | null) => A;
+  /** keys of another route than /mail/send live in a scope of their own (a key used on both names two requests) */
+  route?: string;
 }
 
 export interface SecurityOptions {
@@ -38,26 +43,27 @@ export function createHttpSecurity(opts: SecurityOptions): HttpSecurity {
   const limiter = new RateLimiter(opts.limits);
   const auth = { keys: opts.keys, logger: opts.logger, limit: (caller: Caller) => limiter.request(caller.keyId) };
 
-  async function accept(req: RequestView, res: ServerResponse, mail: MailRequest, send: (idempotency?: IdempotencyClaim) => Promise<Accepted>): Promise<Accepted> {
-    const replay = (msgId: string): Accepted => {
+  async function accept<A>(req: RequestView, res: ServerResponse, recipients: readonly string[], send: (idempotency?: IdempotencyClaim) => Promise<A>, how: AcceptOptions<A> = {}): Promise<A> {
+    const replay = (msgId: string, result: string | null): A => {
       res.setHeader('Idempotent-Replayed', 'true');
-      return { msgId, status: 'sending' };
+      return how.replayed ? how.replayed(msgId, result) : ({ msgId, status: 'sending' } as A);
     };
     const header = req.header('idempotency-key');
     let claim: IdempotencyClaim | undefined;
     if (header !== undefined) {
       const key = parseIdempotencyKey(header);
-      const begun = await opts.idempotency.begin(req.caller?.keyId ?? 'anonymous', key, fingerprintOf(req.body));
-      if (begun.kind === 'replay') return replay(begun.msgId);
+      const scope = `${req.caller?.keyId ?? 'anonymous'}${how.route ? `:${how.route}` : ''}`;
+      const begun = await opts.idempotency.begin(scope, key, fingerprintOf(req.body));
+      if (begun.kind === 'replay') return replay(begun.msgId, begun.result);
       claim = begun.claim;
     }
     try {
-      const unreserve = limiter.reserveRecipients(mail.tos);
+      const unreserve = limiter.reserveRecipients(recipients);
       try {
         return await send(claim);
       } catch (err) {
         unreserve();
-        if (err instanceof IdempotentReplay) return replay(err.msgId);
+        if (err instanceof IdempotentReplay) return replay(err.msgId, err.result);
         throw err;
       }
     } finally {

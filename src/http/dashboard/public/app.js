@@ -6,7 +6,15 @@
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
   const tz = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; } catch { return 'UTC'; } })();
   const PAGE = 20;
-  const STATUS_LABEL = { sending: 'sending', delivered: 'delivered', delivery_failed: 'delivery failed', consumed: 'consumed', consume_failed: 'consume failed', dead: 'dead' };
+  const STATUS_LABEL = { sending: 'sending', delivered: 'delivered', delivery_failed: 'delivery failed', consumed: 'consumed', consume_failed: 'consume failed', dead: 'dead', prepared: 'prepared', cancelled: 'cancelled', scheduled: 'scheduled' };
+  // Not sent yet, or never: a prepared mail (two-phase sending; its tries count check-backs that decided nothing), a
+  // scheduled one (sent at its sendAt), a cancelled one. Their steps are no SMTP tries.
+  const UNSENT = ['prepared', 'cancelled', 'scheduled'];
+  const UNSENT_STEPS = ['prepared', 'committed', 'cancelled', 'check_back', 'scheduled'];
+  function tryText(m) {
+    if (UNSENT.includes(m.status)) return m.tryCount ? m.tryCount + ' check-back' + (m.tryCount === 1 ? '' : 's') : '–';
+    return (m.status === 'dead' ? m.tryCount : Math.min(m.tryCount + 1, m.maxTries)) + ' / ' + m.maxTries;
+  }
 
   const state = {
     status: 'all',
@@ -292,7 +300,7 @@
       const tr = el('tr', { 'data-msg-id': m.msgId, 'data-status': m.status, className: state.fresh.has(m.msgId) ? 'fresh' : '' }, [
         el('td', { className: 'msgid' }, el('button', { type: 'button', className: 'link', 'aria-label': 'Open mail ' + m.msgId, text: m.msgId, onclick: (e) => openDetail(m.msgId, e.currentTarget) })),
         el('td', { className: 'status', 'data-label': 'Status' }, badge(m.status)),
-        el('td', { className: 'try', 'data-label': 'Try', text: (m.status === 'dead' ? m.tryCount : Math.min(m.tryCount + 1, m.maxTries)) + ' / ' + m.maxTries }),
+        el('td', { className: 'try', 'data-label': 'Try', text: tryText(m) }),
         el('td', { className: 'tos', 'data-label': 'To', text: m.tos.length ? m.tos[0] + (m.tos.length > 1 ? ' +' + (m.tos.length - 1) : '') : '–' }),
         el('td', { className: 'subject' }, [el('span', { text: m.subject || '(no subject)' }), m.status !== 'consumed' ? el('span', { className: 'why', text: m.why }) : null]),
         el('td', { 'data-label': 'Updated' }, el('time', { datetime: m.updateTime, text: when(m.updateTime) })),
@@ -356,12 +364,14 @@
     $('#detail-why').textContent = m.why;
     const facts = [
       ['Status', badge(m.status)],
-      ['Tries', m.tryCount + ' failed of ' + m.maxTries],
+      m.status === 'prepared'
+        ? ['Check-backs', m.tryCount ? m.tryCount + ' undecided of ' + m.maxTries : 'not asked yet']
+        : ['Tries', m.tryCount + ' failed of ' + m.maxTries],
       ['To', m.tos.join(', ') || '–'],
       ['Subject', m.subject || '(no subject)'],
       ['Accepted', when(m.createTime)],
       ['Updated', when(m.updateTime)],
-      ['Next look', m.nextTryTime ? when(m.nextTryTime) : '–'],
+      [m.status === 'prepared' ? 'Check-back at' : m.status === 'scheduled' ? 'Send at' : 'Next look', m.nextTryTime ? when(m.nextTryTime) : '–'],
       ['Last error', m.lastError || '–'],
     ];
     $('#detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
@@ -372,11 +382,15 @@
     ])));
     $('#detail-retry').hidden = m.status !== 'dead';
     $('#timeline').replaceChildren(...d.timeline.map((s) => {
-      const meta = ['try ' + s.attempt + ' of ' + m.maxTries, s.from === s.to ? 'still ' + (STATUS_LABEL[s.to] || s.to) : (s.from ? STATUS_LABEL[s.from] || s.from : 'new') + ' → ' + (STATUS_LABEL[s.to] || s.to)];
+      const move = s.from === s.to ? 'still ' + (STATUS_LABEL[s.to] || s.to) : (s.from ? STATUS_LABEL[s.from] || s.from : 'new') + ' → ' + (STATUS_LABEL[s.to] || s.to);
+      // a two-phase or scheduling step is no SMTP try: the check-back's asks are counted instead
+      const meta = s.kind === 'check_back' ? ['check-back ' + s.tryCount + ' of ' + m.maxTries, move] : UNSENT_STEPS.includes(s.kind) ? [move] : ['try ' + s.attempt + ' of ' + m.maxTries, move];
       if (s.confirmMs !== null) meta.push('confirm ' + ms(s.confirmMs));
       if (s.smtpMs !== null) meta.push('SMTP ' + ms(s.smtpMs));
       if (s.confirmMs === null && s.smtpMs === null && s.msInPreviousState !== null && s.from !== null) meta.push('after ' + ms(s.msInPreviousState));
       if (s.nextTryTime && (s.kind === 'smtp_failed' || s.kind === 'publish_failed')) meta.push('next try ' + when(s.nextTryTime));
+      if (s.nextTryTime && (s.kind === 'prepared' || s.kind === 'check_back')) meta.push('check-back at ' + when(s.nextTryTime));
+      if (s.nextTryTime && s.kind === 'scheduled') meta.push('send at ' + when(s.nextTryTime));
       return el('li', { className: 'k-' + s.kind }, [
         el('time', { datetime: s.at, text: preciseTime(s.at) }),
         el('span', { className: 'label', text: s.label }),
