@@ -11,7 +11,7 @@ import { API_KEYS, KEY_A } from '../support/security';
 import { rowOf } from '../support/services';
 import { waitFor } from '../support/wait';
 
-type Answer = 'commit' | 'cancel' | 'garbage' | 'error';
+type Answer = 'commit' | 'cancel' | 'garbage' | 'error' | 'hang';
 
 /** A business system's check-back endpoint: answers per msgId as the test says, and records what it was asked. */
 class Receiver {
@@ -20,6 +20,7 @@ class Receiver {
   fallback: Answer = 'error';
   readonly asked: { msgId: string; body: Record<string, unknown>; signed: boolean }[] = [];
   private server!: Server;
+  private readonly hanging: { end(): void }[] = [];
   constructor(private readonly secret: Buffer) {}
 
   async start(): Promise<this> {
@@ -33,6 +34,7 @@ class Receiver {
         const answer = signed ? (this.answers.get(String(json.msgId)) ?? this.fallback) : 'error';
         if (answer === 'commit' || answer === 'cancel') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ decision: answer }));
         else if (answer === 'garbage') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maybe</html>');
+        else if (answer === 'hang') this.hanging.push(res); // no answer at all: the question must time out
         else res.writeHead(500).end();
       });
     });
@@ -50,6 +52,7 @@ class Receiver {
     return this.asked.filter((a) => a.msgId === msgId).length;
   }
   stop(): Promise<void> {
+    for (const res of this.hanging) res.end();
     return new Promise((r) => this.server.close(() => r()));
   }
 }
@@ -161,20 +164,24 @@ describe('two-phase sending: prepare, commit, cancel and the check-back', () => 
     expect(f.sink.countFor(msgId)).toBe(0);
   });
 
-  test('a check-back that answers garbage, fails or cannot be reached is asked again with backoff, and after MAX_TRIES the mail is dead with the reason', async () => {
+  test('a check-back that answers garbage, fails, never answers or cannot be reached is asked again with backoff, and after MAX_TRIES the mail is dead with the reason', async () => {
     const garbage = await prepare('check-back answers garbage', { checkBackUrl: receiver.url() });
     receiver.answers.set(garbage, 'garbage');
     const failing = await prepare('check-back fails', { checkBackUrl: receiver.url() });
     receiver.answers.set(failing, 'error');
+    const silent = await prepare('check-back never answers', { checkBackUrl: receiver.url() });
+    receiver.answers.set(silent, 'hang');
     const unreachable = await prepare('check-back unreachable', { checkBackUrl: 'http://127.0.0.1:9/check-back' });
-    const ids = [garbage, failing, unreachable];
-    await waitFor('all three dead', async () => (await Promise.all(ids.map(statusOf))).every((s) => s === Status.dead), 40_000);
+    const ids = [garbage, failing, silent, unreachable];
+    await waitFor('all four dead', async () => (await Promise.all(ids.map(statusOf))).every((s) => s === Status.dead), 40_000);
     expect(receiver.timesAsked(garbage)).toBe(3); // MAX_TRIES in the test timings
     expect(receiver.timesAsked(failing)).toBe(3);
     const failureOf = async (id: string) => (await api().get(`/mail/${id}`).set(auth)).body as { status: string; tryCount: number; failure: unknown };
     expect(await failureOf(garbage)).toMatchObject({ status: 'dead', tryCount: 3, failure: { kind: 'check-back-undecided', code: 200 } });
     expect(await failureOf(failing)).toMatchObject({ tryCount: 3, failure: { kind: 'check-back-undecided', code: 500 } });
     expect(await failureOf(unreachable)).toMatchObject({ tryCount: 3, failure: { kind: 'check-back-unreachable' } });
+    expect(await failureOf(silent)).toMatchObject({ tryCount: 3, failure: { kind: 'check-back-unreachable', detail: 'no answer within 1000 ms' } });
+    expect(receiver.timesAsked(silent)).toBe(3);
     // dead without ever being committed: neither a late commit nor a cancel applies; a person's retry would send it
     const late = await api().post(`/mail/${garbage}/commit`).set(auth);
     expect(late.status).toBe(409);
