@@ -62,8 +62,9 @@ export const TUNING = {
   // ---- mails held before their first publish: two-phase, scheduled, outbox (src/jobs/check-back-job.ts, due-publisher.ts)
   /** the due publisher looks this often: a mail committed by a service (outbox) or whose sendAt came is published within about this long */
   duePollMs: 250,
-  /** it looks only at rows due this recently (an index range that stays small); older ones are the 10-second job's */
-  dueWindowMs: 60_000,
+  /** it looks only at rows due this recently: an index range of the rows due in the last 10 s, small even while a
+   * backlog is due (every due row is in that range, whatever its status); older ones are the 10-second job's */
+  dueWindowMs: 10_000,
   /** a prepared mail being asked is held this much longer than the question's timeout, so its answer is applied before anyone asks again */
   checkBackHoldExtraMs: 5_000,
   /** questions in flight at once: many expired prepares do not open as many connections to one business system */

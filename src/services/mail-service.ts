@@ -153,7 +153,8 @@ export class MailService {
         if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
         continue;
       }
-      this.deps.logger.info({ mails: rows.length, scheduled: rows.filter((r) => r.sendAt).length }, 'batch accepted');
+      // one line per mail, as for a single one: every mail's log carries its msgId
+      for (const { row, sendAt } of rows) this.deps.logger.info({ msgId: row.msgId, batch: rows.length, ...(sendAt ? { sendAt } : {}) }, sendAt ? 'mail scheduled' : 'mail accepted');
       for (const { row, sendAt } of rows) if (!sendAt) this.publishSoon(row);
       return accepted;
     }
