@@ -15,18 +15,39 @@
 // The app must run with DEV_FAULTS=true (scenarios 2 and 3 play faults; scenario 4's check-backs are answered by the
 // app's dev receiver, POST /dev/check-back/:decision) and with CHECKBACK_ALLOWED_HOSTS naming the host of BASE_URL (the
 // app asks its own receiver). A short PREPARE_TIMEOUT_MS (e.g. 5000) makes scenario 4 quick; with the default it waits
-// about a minute. The preflight below says in one line which setting is missing, and runs nothing then:
+// about a minute. The Webhooks folder needs the app to send its events to its own dev receiver (WEBHOOK_URL =
+// BASE_URL/dev/webhooks, with a WEBHOOK_SECRET). The preflight below says in one line which setting is missing, and
+// runs nothing then:
 //
-//   DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=127.0.0.1 PREPARE_TIMEOUT_MS=5000 npm start
+//   DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=127.0.0.1 PREPARE_TIMEOUT_MS=5000 \
+//   WEBHOOK_URL=http://127.0.0.1:8080/dev/webhooks WEBHOOK_SECRET=whsec_ZGV2ZWxvcG1lbnQtb25seS13ZWJob29rLXNlY3JldA== npm start
 //
 // The jest suite can import { runPostman } instead of spawning this script.
-import newman from 'newman';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const COLLECTION_PATH = path.resolve(here, '../postman/mail-dispatch.postman_collection.json');
 export const ENVIRONMENT_PATH = path.resolve(here, '../postman/local.postman_environment.json');
+
+/**
+ * newman, loaded when a run needs it, without the one warning it makes Node 24 print: newman 6.2.2 (the latest) reads
+ * every property of `fs` when it loads, the deprecated fs.F_OK among them (DEP0176, postmanlabs/newman#3324), which says
+ * nothing about this project or its collection. Every other warning goes through.
+ */
+async function loadNewman() {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (warning, ...args) {
+    const code = typeof args[0] === 'object' && args[0] !== null ? args[0].code : args[1];
+    if (code === 'DEP0176') return;
+    return emitWarning.call(this, warning, ...args);
+  };
+  try {
+    return (await import('newman')).default;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
 
 /**
  * Runs the collection once.
@@ -39,12 +60,13 @@ export const ENVIRONMENT_PATH = path.resolve(here, '../postman/local.postman_env
  * @param {string[]} [options.reporters]     newman reporters, default ['cli']; [] for silence
  * @returns {Promise<{ failures: number, assertions: number }>} rejects when newman cannot run at all
  */
-export function runPostman({ baseUrl, apiKey, pollIntervalMs, maxPolls, reporters = ['cli'] } = {}) {
+export async function runPostman({ baseUrl, apiKey, pollIntervalMs, maxPolls, reporters = ['cli'] } = {}) {
   const overrides = { baseUrl, apiKey, pollIntervalMs, maxPolls };
   const envVar = Object.entries(overrides)
     .filter(([, value]) => value !== undefined && value !== null)
     .map(([key, value]) => ({ key, value: String(value) }));
 
+  const newman = await loadNewman();
   return new Promise((resolve, reject) => {
     newman.run(
       {
@@ -80,8 +102,12 @@ function optionsFromEnv(env = process.env) {
 }
 
 /** How to start the app for the whole collection, for the host (and port) of `baseUrl`. */
+/** A secret for trying webhooks locally (the scenarios' dev receiver verifies with it); never one for production. */
+export const DEV_WEBHOOK_SECRET = 'whsec_ZGV2ZWxvcG1lbnQtb25seS13ZWJob29rLXNlY3JldA==';
+
 function startHint(baseUrl) {
-  return `\`DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=${hostOf(baseUrl)} PREPARE_TIMEOUT_MS=5000 npm start\``;
+  const hooks = new URL('/dev/webhooks', baseUrl).href;
+  return `\`DEV_FAULTS=true CHECKBACK_ALLOWED_HOSTS=${hostOf(baseUrl)} PREPARE_TIMEOUT_MS=5000 WEBHOOK_URL=${hooks} WEBHOOK_SECRET=${DEV_WEBHOOK_SECRET} npm start\``;
 }
 
 /** host or host:port, as CHECKBACK_ALLOWED_HOSTS compares it (src/core/check-back.ts). */
@@ -122,6 +148,8 @@ export async function preflight({ baseUrl = 'http://127.0.0.1:8080', apiKey } = 
     const now = allowedHosts.length ? `CHECKBACK_ALLOWED_HOSTS is ${allowedHosts.join(',')}` : 'CHECKBACK_ALLOWED_HOSTS is empty';
     return `the app at ${baseUrl} does not allow check-backs to ${host} (${now}), which scenario 4 (two-phase sending) needs: start it with ${startHint(baseUrl)}`;
   }
+  // The Webhooks folder: the app sends its events (WEBHOOK_URL) to its own dev receiver, which verifies them.
+  if (!info.webhooks) return `the app at ${baseUrl} sends no webhooks (WEBHOOK_URL is not set), which the Webhooks folder needs: start it with ${startHint(baseUrl)}`;
   return null;
 }
 

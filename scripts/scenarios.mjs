@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
-import { preflight, runPostman } from './postman.mjs';
+import { DEV_WEBHOOK_SECRET, preflight, runPostman } from './postman.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -74,6 +74,7 @@ async function main() {
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     PORT: String(await freePort()),
+    WEBHOOK_SECRET: DEV_WEBHOOK_SECRET,
     API_KEYS: '',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     SMTP_URL: sink.url,
@@ -82,6 +83,8 @@ async function main() {
     MQ_QUEUE: process.env.MQ_QUEUE ?? 'scenarios.mail.queue',
     MQ_ROUTING_KEY: process.env.MQ_ROUTING_KEY ?? 'scenarios.mail.routing.key',
   };
+  // the Webhooks folder: the app's events go to its own development receiver
+  env.WEBHOOK_URL = `http://127.0.0.1:${env.PORT}/dev/webhooks`;
   let app;
   try {
     console.log(`scenarios: starting the app on ${env.PORT} (database ${new URL(env.DATABASE_URL).pathname.slice(1)}, queue ${env.MQ_QUEUE})`);

@@ -7,6 +7,7 @@ import type { Config } from './config';
 import type { CheckBackJob } from './jobs/check-back-job';
 import type { DuePublisher } from './jobs/due-publisher';
 import type { RedeliveryJob } from './jobs/redelivery-job';
+import type { WebhookJob } from './jobs/webhook-job';
 import { maskUrl } from './logger';
 import type { Mailer } from './mail/mailer';
 import { ApiRole } from './roles/api';
@@ -81,6 +82,10 @@ export class MailDispatchApp {
   get duePublisher(): DuePublisher | null {
     return this.jobRole?.due ?? null;
   }
+  /** the delivery of webhook events, where this instance runs the job role and WEBHOOK_URL is set */
+  get webhookJob(): WebhookJob | null {
+    return this.jobRole?.webhooks ?? null;
+  }
   get server(): Server | null {
     return this.apiRole?.server ?? null;
   }
@@ -99,9 +104,9 @@ export class MailDispatchApp {
     else if (names.has('listener')) this.roles.push((this.listenerRole = await ListenerRole.create(infra, this.overrides.mailer)));
     if (names.has('job')) this.roles.push((this.jobRole = new JobRole(infra)));
     if (names.has('api')) this.roles.push((this.apiRole = new ApiRole(infra, () => this.readiness())));
-    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener, checkBack: this.jobRole?.checkBack, retention: this.jobRole?.retention });
+    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener, checkBack: this.jobRole?.checkBack, retention: this.jobRole?.retention, webhooks: this.jobRole?.webhooks ?? undefined });
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
-    if (isMainThread) infra.metrics.attach({ stats: infra.stats, queues: infra.queueProbe, readiness: () => this.readiness(), relay: () => infra.relay.state() });
+    if (isMainThread) infra.metrics.attach({ stats: infra.stats, queues: infra.queueProbe, readiness: () => this.readiness(), relay: () => infra.relay.state(), webhooks: () => infra.webhooks.counts() });
     // A queue of another type than MQ_QUEUE_TYPE fails the start by name; a broker that does not answer yet does not.
     if (isMainThread) await checkTopology(c.AMQP_URL, infra.topology).catch((err) => {
       if (err instanceof QueueTypeMismatchError) throw err;

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { DEFAULT_CRON, isValidCron } from './jobs/cron';
 import { parseApiKeys } from './http/security/api-keys';
+import { webhookSecretProblem } from './core/webhook-delivery';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -11,6 +12,15 @@ const bool = (def: boolean) =>
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const name = (def: string) => z.string().regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'letters, digits and _ . : - only').default(def);
+
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
 
 const shape = z.object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -78,6 +88,14 @@ const shape = z.object({
     // made to reach no address by a caller.
     CHECKBACK_ALLOWED_HOSTS: z.string().default(''),
     CHECKBACK_TIMEOUT_MS: int(5_000, 100),
+    // Signed webhooks (src/jobs/webhook-job.ts): every final outcome per recipient is POSTed here, signed with
+    // WEBHOOK_SECRET the Standard Webhooks way. Unset: no webhooks are sent. The secret is never echoed in an error.
+    WEBHOOK_URL: z
+      .string()
+      .refine(isHttpUrl, 'must be an http:// or https:// URL')
+      .optional(),
+    WEBHOOK_SECRET: z.string().optional(),
+    WEBHOOK_TIMEOUT_MS: int(5_000, 100),
     DEV_FAULTS: bool(false),
     DEV_SMTP_PORT: int(1025, 0),
     DEV_MAIL_UI_PORT: int(1080, 0),
@@ -101,6 +119,11 @@ const schema = shape.superRefine((c, ctx) => {
     if (c.RETENTION_DAYS > 0 && c.IDEMPOTENCY_TTL_HOURS > c.RETENTION_DAYS * 24) {
       ctx.addIssue({ code: 'custom', path: ['IDEMPOTENCY_TTL_HOURS'], message: 'must be at most RETENTION_DAYS x 24, or a replayed key could answer with a mail retention deleted' });
     }
+    if (c.WEBHOOK_URL && !c.WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required when WEBHOOK_URL is set: whsec_ and the base64 of at least 24 random bytes (webhooks are always signed)' });
+    }
+    const secretProblem = c.WEBHOOK_SECRET === undefined ? null : webhookSecretProblem(c.WEBHOOK_SECRET);
+    if (secretProblem) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: secretProblem });
     if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
     // API keys: never echoed in a message (entries are named by number). Production refuses to serve the API without one.
     const keys = parseApiKeys(c.API_KEYS);

@@ -72,6 +72,28 @@ export const TUNING = {
   /** prepares taken per round (a round per job tick; a round that took a full batch does not wait for the next tick) */
   checkBackBatch: 64,
 
+  // ---- the suppression list: each process's copy (src/store/suppression-list.ts)
+  suppression: {
+    /** the copy reads the list's changes this often: an address suppressed or lifted anywhere counts everywhere within about a second */
+    pollMs: 1_000,
+    /** each read starts this long before the last change seen: an outcome's transaction commits well within 5 s of its statement */
+    overlapMs: 5_000,
+    /** rows per read: a first read of a list of 100,000 addresses takes 20 statements, none long */
+    pageRows: 5_000,
+  },
+
+  // ---- webhooks: signed outcome events delivered from their webhook_event rows (src/jobs/webhook-job.ts)
+  webhooks: {
+    /** the job looks this often: an outcome reaches the receiver within about this long of its commit (plus the POST) */
+    pollMs: 500,
+    /** events taken per batch; a round that took a full batch takes the next one at once, so a backlog drains without waiting for polls */
+    batch: 64,
+    /** POSTs in flight at once: one receiver gets at most this many connections from one instance */
+    concurrency: 8,
+    /** a taken event is held this much longer than its batch's POSTs may take, so its outcome is recorded before anyone takes it again */
+    holdExtraMs: 5_000,
+  },
+
   // ---- retention: old finished mails deleted in the background (src/jobs/retention-job.ts; measured: docs/performance.md#retention)
   retention: {
     /** mails per batch, each batch one transaction: 500 (with 1,000-2,000 history rows) take ~32 ms on average on the

@@ -51,6 +51,7 @@ const SIDE: Record<FailureKind, DescribedFailure['side']> = {
   'check-back-undecided': 'job',
   'check-back-cancelled': 'job',
   'prepare-expired': 'job',
+  suppressed: 'job',
   other: 'other',
 };
 

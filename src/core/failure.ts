@@ -18,6 +18,8 @@ export const FAILURE_KINDS = {
   'relay-down': 'the SMTP relay was not reachable',
   'lease-lost': 'a listener took it but recorded no outcome before its lease ran out (uncertain)',
   'tries-exhausted': 'its tries ran out',
+  // the suppression list (src/core/suppression.ts)
+  'suppressed': 'the recipient is on the suppression list: an earlier mail to it was refused as unknown',
   // two-phase sending (src/core/check-back.ts)
   'check-back-unreachable': 'its check-back URL could not be reached',
   'check-back-undecided': 'its check-back URL answered neither commit nor cancel',

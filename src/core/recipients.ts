@@ -6,14 +6,20 @@ import { decideFailure, type RetryPolicy } from './retry';
 import type { RecipientResult, RecipientState } from './smtp-outcome';
 import { Status, type StatusCode } from './status';
 
-/** What msg_recipient.state stores. A recipient with no row is pending, as is one deferred. */
-export const RecipientCode = { pending: 0, accepted: 1, deferred: 2, bounced: 3 } as const;
+/**
+ * What msg_recipient.state stores. A recipient with no row is pending, as is one deferred. Suppressed: never sent to,
+ * because it is on the suppression list (src/core/suppression.ts); final like a bounce.
+ */
+export const RecipientCode = { pending: 0, accepted: 1, deferred: 2, bounced: 3, suppressed: 4 } as const;
 export type RecipientStateName = keyof typeof RecipientCode;
 
-const NAMES: readonly RecipientStateName[] = ['pending', 'accepted', 'deferred', 'bounced'];
+const NAMES: readonly RecipientStateName[] = ['pending', 'accepted', 'deferred', 'bounced', 'suppressed'];
 export const recipientStateName = (code: number): RecipientStateName => NAMES[code] ?? 'pending';
 
-export const isRecipientFinal = (s: RecipientStateName | RecipientState): boolean => s === 'accepted' || s === 'bounced';
+/** An outcome of one recipient in one send: the relay's answer, or suppressed (not sent to). */
+export type RecipientOutcome = Omit<RecipientResult, 'state'> & { state: RecipientState | 'suppressed' };
+
+export const isRecipientFinal = (s: RecipientStateName): boolean => s === 'accepted' || s === 'bounced' || s === 'suppressed';
 
 export interface RecipientRecord {
   recipient: string;
@@ -41,7 +47,7 @@ export interface SendDecision {
 export function decideSend(
   all: readonly string[],
   before: ReadonlyMap<string, RecipientStateName>,
-  results: readonly RecipientResult[],
+  results: readonly RecipientOutcome[],
   tryCountBefore: number,
   policy: RetryPolicy,
 ): SendDecision {
@@ -57,10 +63,11 @@ export function decideSend(
   }
   const states = [...now.values()];
   const failing = changed.find((c) => c.state === 'deferred') ?? null;
-  const bounced = changed.find((c) => c.state === 'bounced') ?? null;
+  const bounced = changed.find((c) => c.state === 'bounced' || c.state === 'suppressed') ?? null;
   const pending = states.some((s) => !isRecipientFinal(s));
-  // One fate for every recipient and nothing stored before: the mail's own state says it all.
-  const perRecipient = before.size > 0 || new Set(states).size > 1;
+  // One fate for every recipient and nothing stored before: the mail's own state says it all (but for suppressed,
+  // which the mail's state cannot say).
+  const perRecipient = before.size > 0 || new Set(states).size > 1 || states.includes('suppressed');
   if (!pending) {
     const anyAccepted = states.includes('accepted');
     return {

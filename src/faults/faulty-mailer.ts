@@ -1,6 +1,8 @@
 // DEV_FAULTS=true only: the SMTP faults of the documented scenario 3, without a relay that gives them. A send of a mail
 // whose stored message carries smtp-fail answers 451 for every recipient it goes to (deferred: tried again until its
-// tries run out); smtp-reject answers 550 (bounced: dead at once). Any other mail goes to the real lane.
+// tries run out); smtp-reject answers 550 (bounced: dead at once); smtp-unknown answers every recipient at RCPT TO
+// as a relay answers an address that does not exist, 550 5.1.1 (bounced, and the address suppressed). Any other
+// mail goes to the real lane.
 import type { DevFault } from '../core/mail-message';
 import type { SendOutcome } from '../core/smtp-outcome';
 import type { Lane, Mailer, OutgoingMail } from '../mail/mailer';
@@ -39,6 +41,17 @@ export class FaultyMailer implements Mailer {
     } catch (err) {
       // Nothing went out: the claim is given back and the mail comes again (a database that is down, in development).
       return { kind: 'not-sent', reason: `DEV_FAULTS: could not read the mail's fault: ${(err as Error).message}` };
+    }
+    if (fault === 'smtp-unknown') {
+      return {
+        kind: 'done',
+        response: '',
+        recipients: mail.envelopeTo.map((recipient) => ({
+          recipient,
+          state: 'bounced',
+          failure: { kind: 'smtp-permanent', code: 550, enhanced: '5.1.1', recipient, command: 'RCPT TO', detail: `550 5.1.1 <${recipient}>: Recipient address rejected: User unknown (DEV_FAULTS)` },
+        })),
+      };
     }
     const code = fault === 'smtp-fail' ? 451 : fault === 'smtp-reject' ? 550 : 0;
     if (!code) return lane.send(mail, beforeContent);

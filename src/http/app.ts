@@ -9,6 +9,7 @@ import type { MailService } from '../services/mail-service';
 import type { Prisma } from '../store/prisma';
 import { createDashboardRouter, createPublicRouter, httpMetrics, type DashboardDeps } from './dashboard/routes';
 import { createDevCheckBackRouter } from './dev-check-back';
+import { createDevWebhookRouter } from './dev-webhooks';
 import { toMailView } from './mail-view';
 import type { RelayState } from '../store/relay-repo';
 import { notFound, problemHandler } from './problem';
@@ -17,6 +18,7 @@ import { sameOriginGuard } from './security/same-origin';
 import { withSendRoute } from './send-endpoint';
 import { createTwoPhaseRouter, type TwoPhaseDeps } from './two-phase-routes';
 import { createBatchRouter } from './batch-route';
+import { createSuppressionRouter, type SuppressionRouteDeps } from './suppression-routes';
 
 export interface HttpDeps {
   mail: MailService;
@@ -37,6 +39,10 @@ export interface HttpDeps {
   apiLoad?: ApiLoad;
   /** POST /mail/prepare, /mail/:msgId/commit and /cancel (src/http/two-phase-routes.ts) */
   twoPhase?: TwoPhaseDeps;
+  /** GET /suppressions, GET and DELETE /suppressions/:address (src/http/suppression-routes.ts) */
+  suppressions?: SuppressionRouteDeps;
+  /** WEBHOOK_SECRET: what the development webhook receiver verifies with (DEV_FAULTS only, src/http/dev-webhooks.ts) */
+  webhookSecret?: string;
 }
 
 const MSG_ID = /^\d{1,20}$/;
@@ -46,9 +52,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (deps.ops) app.use(httpMetrics(deps.ops.metrics));
-  // DEV_FAULTS only: the scenarios' stand-in business system (dev-check-back.ts). Ahead of the API-key check on purpose:
-  // the job's check-back question carries a signature (which it verifies), never an API key.
+  // DEV_FAULTS only: the scenarios' stand-in business system (dev-check-back.ts) and webhook receiver (dev-webhooks.ts).
+  // Ahead of the API-key check on purpose: the job's check-back questions and webhook events carry a signature (which
+  // they verify), never an API key.
   if (deps.devFaults) app.use(createDevCheckBackRouter({ security: deps.security, logger: deps.logger, allowedHosts: deps.twoPhase?.allowedHosts ?? [] }));
+  if (deps.devFaults) app.use(createDevWebhookRouter({ security: deps.security, logger: deps.logger, secret: deps.webhookSecret }));
   // Authentication before any route or body parsing: everything except GET/HEAD /health needs a key, the
   // dashboard and its static files included (a browser sends the key as Basic credentials; see security/api-keys).
   app.use(deps.security.authenticate);
@@ -75,6 +83,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
 
   if (deps.twoPhase) app.use(createTwoPhaseRouter(deps.twoPhase));
+  if (deps.suppressions) app.use(createSuppressionRouter(deps.suppressions));
 
   // POST /mail/send never gets here: createHttpServer serves it ahead of Express (send-endpoint.ts).
 

@@ -47,6 +47,11 @@ export function createBatchRouter(deps: BatchDeps): Router {
     const problems: FieldError[] = [];
     mails.forEach((m, index) => {
       const r = validateMailRequest(m, deps.maxRecipients);
+      const suppressed = r.ok ? deps.mail.suppressedProblem(r.value) : null;
+      if (suppressed) {
+        results[index] = { error: problemOf(suppressed) };
+        return problems.push(...(suppressed.extra.errors ?? []).map((e) => ({ field: `mails[${index}].${e.field}`, message: e.message })));
+      }
       if (r.ok) return valid.push({ index, request: r.value });
       results[index] = { error: problemOf(new AppError('VALIDATION_FAILED', r.errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors: r.errors })) };
       problems.push(...r.errors.map((e) => ({ field: `mails[${index}].${e.field}`, message: e.message })));

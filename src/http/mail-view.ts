@@ -24,8 +24,11 @@ export interface RecipientRecordRow {
   updateTime: Date;
 }
 
-/** accepted and bounced are final; deferred is tried again; failed: deferred when the mail's tries ran out; cancelled: never sent. */
-export type RecipientViewState = 'pending' | 'accepted' | 'deferred' | 'bounced' | 'failed' | 'cancelled';
+/**
+ * accepted, bounced and suppressed (on the suppression list: not sent to) are final; deferred is tried again; failed:
+ * deferred when the mail's tries ran out; cancelled: never sent.
+ */
+export type RecipientViewState = 'pending' | 'accepted' | 'deferred' | 'bounced' | 'suppressed' | 'failed' | 'cancelled';
 
 export interface RecipientView {
   address: string;

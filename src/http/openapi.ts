@@ -11,6 +11,8 @@ import { LIMITS, mailRequestSchema } from '../core/validation';
 import { ERRORS } from '../errors';
 import { BATCH_MAX } from './batch-route';
 import { IDEMPOTENCY_KEY_MAX } from './security/idempotency';
+import { WEBHOOK_PATHS, WEBHOOK_SCHEMAS, WEBHOOK_TAG, WEBHOOKS } from './openapi-webhooks';
+import { SUPPRESSION_PATHS, SUPPRESSION_SCHEMAS, SUPPRESSION_TAG } from './openapi-suppressions';
 
 type Json = Record<string, unknown>;
 
@@ -121,7 +123,7 @@ const idempotencyKeyParam = {
 };
 const idempotencyErrors = {
   '409': problem('another request with this Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_USE)'),
-  '422': problem('this Idempotency-Key was used with another body (IDEMPOTENCY_KEY_REUSED)'),
+  '422': problem('this Idempotency-Key was used with another body (IDEMPOTENCY_KEY_REUSED), or every recipient is on the suppression list (RECIPIENTS_SUPPRESSED; in a batch, that mail\'s result)'),
   '429': problem('over a rate limit (RATE_LIMITED): requests per API key, or mails per recipient; see Retry-After'),
 };
 /** What a route that accepts mail (send, batch) may answer besides its success. */
@@ -147,9 +149,15 @@ export function openApiDocument(): Json {
       { name: 'mail', description: 'accepting mail and retrying dead ones' },
       { name: 'two-phase', description: 'prepare a mail before a business transaction, commit or cancel it after; the check-back settles the ones left prepared' },
       { name: 'dashboard', description: 'what the dashboard reads: stats, rows, timelines, live updates, bulk retry' },
+      WEBHOOK_TAG,
+      SUPPRESSION_TAG,
       { name: 'operations', description: 'health, readiness, metrics, this description' },
     ],
+    // what WEBHOOK_URL receives (src/http/openapi-webhooks.ts)
+    webhooks: WEBHOOKS,
     paths: {
+      ...WEBHOOK_PATHS,
+      ...SUPPRESSION_PATHS,
       '/mail/send': {
         post: {
           tags: ['mail'],
@@ -551,7 +559,7 @@ export function openApiDocument(): Json {
           type: 'object',
           properties: {
             address: { type: 'string' },
-            state: { enum: ['pending', 'accepted', 'deferred', 'bounced', 'failed', 'cancelled'], description: 'deferred: 4xx, tried again; bounced: 5xx, final; failed: still deferred when the tries ran out; cancelled: the mail was cancelled, never sent' },
+            state: { enum: ['pending', 'accepted', 'deferred', 'bounced', 'suppressed', 'failed', 'cancelled'], description: 'deferred: 4xx, tried again; bounced: 5xx, final; suppressed: on the suppression list, not sent to; failed: still deferred when the tries ran out; cancelled: the mail was cancelled, never sent' },
             failure: ref('Failure'),
             tries: { type: 'integer', description: 'sends that reached this recipient (0 while all recipients share one fate)' },
             updateTime: nullableDateTime,
@@ -628,6 +636,7 @@ export function openApiDocument(): Json {
             maxTries: { type: 'integer' },
             devFaults: { type: 'array', items: { enum: [...DEV_FAULTS] }, description: 'faults the send form may offer (empty unless DEV_FAULTS=true)' },
             bulkRetry: { type: 'object', properties: { maxPerRequest: { type: 'integer' }, perMinute: { type: 'integer' } } },
+            webhooks: { type: 'boolean', description: 'WEBHOOK_URL is set: the dashboard shows its Webhooks panel' },
           },
         },
         BulkRetryRequest: {
@@ -645,6 +654,8 @@ export function openApiDocument(): Json {
           type: 'object',
           properties: { dryRun: { type: 'boolean' }, matched: { type: 'integer' }, retried: { type: 'integer' }, skipped: { type: 'integer' }, remaining: { type: 'integer' } },
         },
+        ...WEBHOOK_SCHEMAS,
+        ...SUPPRESSION_SCHEMAS,
         Readiness: {
           type: 'object',
           properties: {

@@ -6,12 +6,11 @@
 import type { Logger } from '../logger';
 import type { DispatchItem } from '../services/dispatcher';
 import type { HeldRepo } from '../store/held-repo';
+import { Poller } from '../poller';
 import { TUNING } from '../tuning';
 
 export class DuePublisher {
-  private timer: NodeJS.Timeout | null = null;
-  private current: Promise<number> | null = null;
-  private stopping = false;
+  private readonly poller: Poller<number>;
 
   constructor(
     private readonly deps: {
@@ -21,27 +20,21 @@ export class DuePublisher {
       batchSize: number;
       logger: Logger;
     },
-  ) {}
-
-  start(): void {
-    this.stopping = false;
-    this.schedule();
+  ) {
+    this.poller = new Poller({
+      everyMs: TUNING.duePollMs,
+      round: () => this.round(),
+      onError: (err) => deps.logger.warn({ err: err.message }, 'publishing due mails failed; the next round tries again'),
+    });
   }
 
-  private schedule(): void {
-    if (this.stopping) return;
-    this.timer = setTimeout(() => {
-      void this.runOnce()
-        .catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'publishing due mails failed; the next round tries again'))
-        .finally(() => this.schedule());
-    }, TUNING.duePollMs);
-    this.timer.unref();
+  start(): void {
+    this.poller.start();
   }
 
   /** Publishes what is due and nobody published; resolves with how many were taken. */
   runOnce(): Promise<number> {
-    this.current ??= this.round().finally(() => (this.current = null));
-    return this.current;
+    return this.poller.runOnce();
   }
 
   private async round(): Promise<number> {
@@ -52,14 +45,11 @@ export class DuePublisher {
       taken += rows.length;
       if (rows.length) this.deps.logger.info({ n: rows.length }, 'mails due (outbox commits, scheduled times): publishing them');
       await Promise.all(rows.map((r) => this.deps.dispatch({ msgId: r.msgId, msg: r.msg, exchange: r.exchange, routingKey: r.routingKey, tryCount: 0 })));
-      if (rows.length < this.deps.batchSize || this.stopping) return taken;
+      if (rows.length < this.deps.batchSize || this.poller.stopping) return taken;
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.current) await this.current.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 }

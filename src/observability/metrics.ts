@@ -2,7 +2,7 @@
 // - observed in this process as things happen: transitions, publish-confirm and SMTP latency, re-delivery
 //   rounds, retries, dead mails, HTTP requests (counters and histograms: sum them across instances);
 //   the components announce what they did as typed events (MsgLogRepo 'transition', Publisher 'settled',
-//   RedeliveryJob 'round', MailListener 'sent'); observe() below subscribes to them, in this one place;
+//   RedeliveryJob 'round', MailListener 'sent', WebhookJob 'attempt'); observe() below subscribes to them, in this one place;
 // - computed at scrape time from msg_log and the broker: counts by status, backlog, due rows, the oldest
 //   pending mail's age, queue depth (gauges: the same on every instance, so take max, not sum).
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
@@ -12,9 +12,11 @@ import { PENDING, Status, statusName } from '../core/status';
 import type { JobEvents, RoundEvent } from '../jobs/redelivery-job';
 import type { CheckBackEvents } from '../jobs/check-back-job';
 import type { RetentionEvents, RetentionRoundEvent } from '../jobs/retention-job';
+import type { WebhookJobEvents } from '../jobs/webhook-job';
 import type { ListenerEvents, SendReport } from '../listener/mail-listener';
 import type { RepoEvents } from '../store/msg-log-repo';
 import type { RelayState } from '../store/relay-repo';
+import type { WebhookCounts } from '../store/webhook-repo';
 import type { QueueProbe } from './queue-probe';
 import type { StatsReader } from './stats';
 
@@ -27,6 +29,8 @@ export interface MetricsSources {
   readiness?: () => Promise<Record<string, boolean>>;
   /** the relay as the listeners see it */
   relay?: () => Promise<RelayState>;
+  /** webhook events not delivered yet, by state */
+  webhooks?: () => Promise<WebhookCounts>;
 }
 
 /** The components whose events the counters and histograms follow (each optional: a process runs some roles only). */
@@ -43,6 +47,8 @@ export interface ObservedParts {
   checkBack?: EventEmitter<CheckBackEvents>;
   /** RetentionJob */
   retention?: EventEmitter<RetentionEvents>;
+  /** WebhookJob */
+  webhooks?: EventEmitter<WebhookJobEvents>;
 }
 
 export class Metrics {
@@ -59,6 +65,7 @@ export class Metrics {
   readonly checkBacks: Counter<'outcome'>;
   readonly retentionDeleted: Counter<'table'>;
   readonly retentionRounds: Counter<'result'>;
+  readonly webhookDeliveries: Counter<'outcome'>;
   readonly redelivered: Counter;
   readonly manualRetries: Counter;
   readonly deadTotal: Counter<'by'>;
@@ -102,6 +109,13 @@ export class Metrics {
     this.retentionDeleted = new Counter({ name: 'mail_retention_deleted_total', help: 'rows retention deleted (finished mails older than RETENTION_DAYS, with their history and recipients), by table', labelNames: ['table'], registers });
     for (const table of ['msg_log', 'msg_event', 'msg_recipient']) this.retentionDeleted.inc({ table }, 0);
     this.retentionRounds = new Counter({ name: 'mail_retention_rounds_total', help: 'retention rounds, by result (ran, off, failed)', labelNames: ['result'], registers });
+    this.webhookDeliveries = new Counter({
+      name: 'mail_webhook_deliveries_total',
+      help: 'webhook POSTs of this instance, by outcome (delivered: a 2xx; retry: a failed try, tried again later; failed: its tries ran out)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['delivered', 'retry', 'failed']) this.webhookDeliveries.inc({ outcome }, 0);
     this.redeliveryRounds = new Counter({ name: 'mail_redelivery_rounds_total', help: 're-delivery rounds, by result (ran, skipped, failed)', labelNames: ['result'], registers });
     this.redelivered = new Counter({ name: 'mail_redelivered_total', help: 'due rows the re-delivery job published again (automatic retries)', registers });
     this.manualRetries = new Counter({ name: 'mail_manual_retries_total', help: 'dead mails put back in play by a person (one at a time or in bulk)', registers });
@@ -195,6 +209,16 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'mail_webhook_events',
+      help: 'webhook events not delivered, by state (pending: waiting for a try; failed: tries ran out, waiting for a person), read at scrape time',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const counts = await self.sources.webhooks?.().catch(() => null);
+        if (counts) for (const state of ['pending', 'failed'] as const) this.set({ state }, counts[state]);
+      },
+    });
+    new Gauge({
       name: 'mail_dependency_up',
       help: '1 when the dependency answers (database, broker, smtp), as /ready sees it',
       labelNames: ['dependency'],
@@ -221,6 +245,7 @@ export class Metrics {
     parts.listener?.on('sent', (r) => this.observeSend(r));
     parts.checkBack?.on('asked', ({ outcome }) => this.checkBacks.inc({ outcome }));
     parts.retention?.on('round', (r) => this.observeRetention(r));
+    parts.webhooks?.on('attempt', ({ outcome }) => this.webhookDeliveries.inc({ outcome }));
   }
 
   /** Rows a component moved (its 'transition' events); dead ones also by whose failure made them dead. */
@@ -247,6 +272,7 @@ export class Metrics {
     this.retentionDeleted.inc({ table: 'msg_log' }, r.deleted.msgLog);
     this.retentionDeleted.inc({ table: 'msg_event' }, r.deleted.msgEvent);
     this.retentionDeleted.inc({ table: 'msg_recipient' }, r.deleted.msgRecipient);
+    this.retentionDeleted.inc({ table: 'webhook_event' }, r.deleted.webhookEvent);
   }
 
   /** What the listener's sends came to (its 'sent' events). */

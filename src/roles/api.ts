@@ -43,6 +43,8 @@ export class ApiRole implements Role {
       relay: () => infra.relay.state(),
       logger: infra.logger,
       apiLoad: infra.apiLoad,
+      webhookSecret: c.WEBHOOK_SECRET,
+      suppressions: { repo: infra.suppressionRepo, refresh: () => infra.suppressions.refresh(), logger: infra.logger },
       twoPhase: { twoPhase: infra.twoPhase, security: this.security, maxRecipients: c.MAX_RECIPIENTS, allowedHosts: parseAllowedHosts(c.CHECKBACK_ALLOWED_HOSTS), secretOf: secretsByKeyId(this.security.keys) },
       ops: {
         pool: infra.pool,
@@ -54,6 +56,8 @@ export class ApiRole implements Role {
         maxTries: c.MAX_TRIES,
         devFaults: c.DEV_FAULTS,
         logger: infra.logger,
+        webhooks: infra.webhooks,
+        webhooksEnabled: c.WEBHOOK_URL !== undefined,
       },
     });
   }

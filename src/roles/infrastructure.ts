@@ -27,6 +27,9 @@ import { MsgLogRepo } from '../store/msg-log-repo';
 import { HeldRepo } from '../store/held-repo';
 import { createPrisma, type Prisma } from '../store/prisma';
 import { RelayRepo } from '../store/relay-repo';
+import { WebhookRepo } from '../store/webhook-repo';
+import { SuppressionList } from '../store/suppression-list';
+import { SuppressionRepo } from '../store/suppression-repo';
 import { TUNING } from '../tuning';
 
 export interface InfrastructureOptions {
@@ -61,6 +64,11 @@ export class Infrastructure {
   /** mails held before their first publish: prepared, scheduled, the outbox's (src/store/held-repo.ts) */
   held!: HeldRepo;
   twoPhase!: TwoPhase;
+  /** webhook events from a pending row onward: the webhook job's and the dashboard's (src/store/webhook-repo.ts) */
+  webhooks!: WebhookRepo;
+  /** the suppression list's rows, and this process's copy of it (read by the API and the listener) */
+  suppressionRepo!: SuppressionRepo;
+  suppressions!: SuppressionList;
   private catcher: DevCatcher | null = null;
   private instanceLease: InstanceLease | null = null;
 
@@ -95,8 +103,12 @@ export class Infrastructure {
       }
     }
     this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
-    this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS });
+    // With WEBHOOK_URL set, every outcome is written with its webhook events (src/store/webhook-writes.ts).
+    this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS }, { webhooks: c.WEBHOOK_URL !== undefined });
+    this.suppressionRepo = new SuppressionRepo(this.pool);
+    this.suppressions = await new SuppressionList({ repo: this.suppressionRepo, logger: this.logger }).start();
     this.relay = new RelayRepo(this.pool);
+    this.webhooks = new WebhookRepo(this.pool);
     this.stats = new StatsReader(this.pool, { relay: this.relay });
     this.publisherConnection = new AmqpConnection(c.AMQP_URL, 'publisher', this.logger);
     this.publisher = new Publisher({ connection: this.publisherConnection, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
@@ -118,8 +130,8 @@ export class Infrastructure {
     this.instanceLease = c.SNOWFLAKE_WORKER_ID === undefined && isMainThread ? await new InstanceLease(new InstanceLeaseRepo(this.pool), { owner: this.instanceId, logger: this.logger }).start() : null;
     const ids = this.instanceLease?.ids() ?? new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID ?? (() => { throw new Error('a listener thread makes no msg ids'); }));
     this.held = new HeldRepo(this.pool, this.repo, { publishGraceMs: c.PUBLISH_GRACE_MS });
-    this.mail = new MailService({ repo: this.repo, held: this.held, dispatcher: dispatch, ids, topology: this.topology, logger: this.logger });
-    this.twoPhase = new TwoPhase({ held: this.held, dispatcher: this.dispatcher, ids, topology: this.topology, prepareTimeoutMs: c.PREPARE_TIMEOUT_MS, logger: this.logger });
+    this.mail = new MailService({ repo: this.repo, held: this.held, dispatcher: dispatch, ids, topology: this.topology, logger: this.logger, suppressions: this.suppressions });
+    this.twoPhase = new TwoPhase({ held: this.held, dispatcher: this.dispatcher, ids, topology: this.topology, prepareTimeoutMs: c.PREPARE_TIMEOUT_MS, logger: this.logger, suppressions: this.suppressions });
     return this;
   }
 
@@ -143,6 +155,7 @@ export class Infrastructure {
   /** After the roles stopped: what is still being published settles, then every connection closes. */
   async close(): Promise<void> {
     await this.mail?.drain();
+    await this.suppressions?.stop();
     await this.instanceLease?.stop();
     await this.publisher?.drain();
     await this.dispatcher?.close();

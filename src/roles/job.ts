@@ -1,14 +1,16 @@
 // The job role: the re-delivery job (src/jobs/redelivery-job.ts) with what it must know of the world each round, the
 // check-back of prepared mails (src/jobs/check-back-job.ts) on the same schedule, and the due publisher (outbox rows
-// and scheduled mails, src/jobs/due-publisher.ts), and retention (old finished mails deleted, src/jobs/retention-job.ts).
+// and scheduled mails, src/jobs/due-publisher.ts), retention (old finished mails deleted, src/jobs/retention-job.ts),
+// and, when WEBHOOK_URL is set, the delivery of signed webhook events (src/jobs/webhook-job.ts).
 import type { RedeliveryContext } from '../core/retry';
 import { parseAllowedHosts } from '../core/check-back';
-import { secretsByKeyId } from '../core/signature';
+import { parseSecret, secretsByKeyId } from '../core/signature';
 import { apiKeysOf } from '../http/security';
 import { CheckBackJob } from '../jobs/check-back-job';
 import { DuePublisher } from '../jobs/due-publisher';
 import { RedeliveryJob } from '../jobs/redelivery-job';
 import { RetentionJob } from '../jobs/retention-job';
+import { WebhookJob } from '../jobs/webhook-job';
 import type { DispatchItem } from '../services/dispatcher';
 import { TUNING } from '../tuning';
 import type { Infrastructure } from './infrastructure';
@@ -19,6 +21,8 @@ export class JobRole implements Role {
   readonly checkBack: CheckBackJob;
   readonly due: DuePublisher;
   readonly retention: RetentionJob;
+  /** null without WEBHOOK_URL */
+  readonly webhooks: WebhookJob | null;
 
   constructor(private readonly infra: Infrastructure) {
     const c = infra.config;
@@ -47,6 +51,10 @@ export class JobRole implements Role {
     });
     this.due = new DuePublisher({ held: infra.held, dispatch, publisherReady: () => infra.publisher.isReady, batchSize: c.REDELIVERY_BATCH, logger: infra.logger });
     this.retention = new RetentionJob({ pool: infra.pool, days: c.RETENTION_DAYS, logger: infra.logger });
+    // the configuration makes sure a secret comes with the URL (src/config.ts)
+    this.webhooks = c.WEBHOOK_URL
+      ? new WebhookJob({ repo: infra.webhooks, url: c.WEBHOOK_URL, secret: parseSecret(c.WEBHOOK_SECRET!), timeoutMs: c.WEBHOOK_TIMEOUT_MS, retry: infra.retry, logger: infra.logger })
+      : null;
   }
 
   /** What the job must know before it counts a mail nobody consumed: is the relay down, is the queue still draining? */
@@ -63,6 +71,12 @@ export class JobRole implements Role {
     this.checkBack.start();
     this.due.start();
     this.retention.start();
+    if (this.webhooks) {
+      this.webhooks.start();
+      // no credentials or query string in the log: either may hold the receiver's token
+      const url = new URL(this.infra.config.WEBHOOK_URL!);
+      this.infra.logger.info({ url: `${url.origin}${url.pathname}` }, 'delivering webhook events');
+    }
   }
 
   get ready(): boolean {
@@ -70,6 +84,6 @@ export class JobRole implements Role {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.job.stop(), this.checkBack.stop(), this.due.stop(), this.retention.stop()]);
+    await Promise.all([this.job.stop(), this.checkBack.stop(), this.due.stop(), this.retention.stop(), this.webhooks?.stop()]);
   }
 }

@@ -41,6 +41,7 @@ export class ListenerRole implements Role {
       circuit: this.circuit,
       park: async (body, msgId, reason) => (await deps.publisher.park(deps.topology, { body, msgId }, reason)).ok,
       retry: deps.retry,
+      suppressions: deps.suppressions,
       instanceId: deps.instanceId,
       uncertainPolicy: c.UNCERTAIN_POLICY,
       logger: log,

@@ -1,6 +1,7 @@
 // Accepting a mail: commit the msg_log row first (the row is the promise), then publish without making
 // the caller wait for the broker. A person's retry of a dead mail goes the same way.
-import { messageOf, type DevFault } from '../core/mail-message';
+import { allRecipients, messageOf, type DevFault } from '../core/mail-message';
+import type { SuppressionCheck } from '../core/suppression';
 import type { MsgIdGenerator } from '../core/ids';
 import type { MailRequest } from '../core/validation';
 import type { Logger } from '../logger';
@@ -26,6 +27,18 @@ const NEVER_SENT = new Set(['ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT'
 
 export type NewMsgRow = NewRow;
 
+/**
+ * A mail none of whose recipients would be sent to is refused (422), naming them; one with some recipients suppressed
+ * is accepted, and those recipients' outcome says `suppressed`.
+ */
+export function refuseIfAllSuppressed(request: MailRequest, suppressions: SuppressionCheck | undefined): void {
+  if (!suppressions) return;
+  const all = allRecipients(request);
+  if (!all.every((a) => suppressions.has(a))) return;
+  const errors = all.map((a) => ({ field: 'tos', message: `${a} is on the suppression list (GET /suppressions/${encodeURIComponent(a.toLowerCase())} says why; DELETE lifts it)` }));
+  throw new AppError('RECIPIENTS_SUPPRESSED', `nothing would be sent: ${all.join(', ')} ${all.length === 1 ? 'is' : 'are'} on the suppression list`, { errors });
+}
+
 /** Publishes a committed mail and records what the broker said: the Dispatcher (under DEV_FAULTS, src/faults wraps it). */
 export interface MailDispatch {
   dispatch(item: DispatchItem): Promise<unknown>;
@@ -47,6 +60,8 @@ export class MailService {
       ids: MsgIdGenerator;
       topology: TopologyNames;
       logger: Logger;
+      /** this process's copy of the suppression list (src/store/suppression-list.ts) */
+      suppressions?: SuppressionCheck;
     },
   ) {
     this.inserts = new Batcher<NewRow>({ ...TUNING.insertBatch, flush: (rows) => deps.repo.insertMany(rows) });
@@ -58,6 +73,7 @@ export class MailService {
    */
   async send(request: MailRequest, devFault?: DevFault, idempotency?: { insert(row: NewRow, write?: MailWrite): Promise<void> }): Promise<Accepted> {
     const { topology } = this.deps;
+    refuseIfAllSuppressed(request, this.deps.suppressions);
     const sendAt = request.sendAt && request.sendAt.getTime() > Date.now() ? request.sendAt : null;
     const row = { msgId: '', msg: '', exchange: topology.exchange, routingKey: topology.routingKey, tryCount: 0 };
     for (let attempt = 1; ; attempt++) {
@@ -131,6 +147,16 @@ export class MailService {
    * A batch: every mail in one transaction (with the Idempotency-Key's row, when there is one, which keeps `answer` of
    * the accepted mails to replay), then the ones to send now published. All or nothing: a failure stores none.
    */
+  /** The problem of a mail of a batch whose every recipient is suppressed, else null. */
+  suppressedProblem(request: MailRequest): AppError | null {
+    try {
+      refuseIfAllSuppressed(request, this.deps.suppressions);
+      return null;
+    } catch (err) {
+      return err as AppError;
+    }
+  }
+
   async sendBatch(requests: readonly MailRequest[], answer: (accepted: Accepted[]) => string, idempotency?: { insert(row: NewRow, write: MailWrite, result?: string): Promise<void> }): Promise<Accepted[]> {
     const { topology, repo, held } = this.deps;
     for (let attempt = 1; ; attempt++) {

@@ -10,9 +10,10 @@ import type { MailRequest } from '../core/validation';
 import type { TopologyNames } from '../broker/topology';
 import { AppError, isDatabaseUnavailable } from '../errors';
 import type { Logger } from '../logger';
+import type { SuppressionCheck } from '../core/suppression';
 import type { HeldRepo } from '../store/held-repo';
 import type { MailWrite } from '../store/idempotency-repo';
-import type { MailDispatch } from './mail-service';
+import { refuseIfAllSuppressed, type MailDispatch } from './mail-service';
 
 export interface Prepared {
   msgId: string;
@@ -34,12 +35,14 @@ export class TwoPhase {
       topology: TopologyNames;
       prepareTimeoutMs: number;
       logger: Logger;
+      suppressions?: SuppressionCheck;
     },
   ) {}
 
   /** Stores the mail as prepared; with an Idempotency-Key, in one transaction with the key's row. */
   async prepare(request: MailRequest, opts: { checkBackUrl: string | null; keyId: string | null }, idempotency?: { insert(row: { msgId: string; msg: string; exchange: string; routingKey: string }, write: MailWrite): Promise<void> }): Promise<Prepared> {
     const { topology, held, prepareTimeoutMs } = this.deps;
+    refuseIfAllSuppressed(request, this.deps.suppressions);
     for (let attempt = 1; ; attempt++) {
       const msgId = this.deps.ids.next();
       const row = { msgId, msg: messageOf(msgId, request), exchange: topology.exchange, routingKey: topology.routingKey, ...opts };

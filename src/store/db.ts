@@ -85,14 +85,34 @@ export async function inTransaction<T>(pool: Pool, work: (conn: mariadb.PoolConn
   const conn = await pool.getConnection();
   try {
     if (opts.readCommitted) await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-    await conn.beginTransaction();
+    return await transactionOn(conn, work);
+  } finally {
+    await conn.release();
+  }
+}
+
+/**
+ * One statement with many rows' values, all or nothing: on MariaDB one bulk command (atomic by itself); on MySQL,
+ * whose server has no bulk command (the connector sends one statement per row), inside a transaction.
+ */
+export async function batchAtomically(pool: Pool, sql: string, values: unknown[][]): Promise<void> {
+  const conn = await pool.getConnection();
+  try {
+    if (conn.info?.isMariaDB()) await conn.batch(sql, values);
+    else await transactionOn(conn, (c) => c.batch(sql, values));
+  } finally {
+    await conn.release();
+  }
+}
+
+async function transactionOn<T>(conn: mariadb.PoolConnection, work: (conn: mariadb.PoolConnection) => Promise<T>): Promise<T> {
+  await conn.beginTransaction();
+  try {
     const result = await work(conn);
     await conn.commit();
     return result;
   } catch (err) {
     await conn.rollback().catch(() => undefined);
     throw err;
-  } finally {
-    await conn.release();
   }
 }

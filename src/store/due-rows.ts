@@ -6,8 +6,9 @@ import { Status } from '../core/status';
 import type { Pool } from './db';
 import { num, toMsgRow, type ClaimedRound, type DueRow, type RepoTiming } from './msg-log-rows';
 import { MS, SQL } from './sql';
+import { writeDeadEvents } from './webhook-writes';
 
-export async function claimDueRound(pool: Pool, timing: RepoTiming, limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
+export async function claimDueRound(pool: Pool, timing: RepoTiming, limit: number, plan: (row: DueRow) => RedeliveryPlan, webhooks = false): Promise<ClaimedRound> {
   const conn = await pool.getConnection();
   const round: ClaimedRound = { republish: [], dead: [], postponed: 0 };
   const groups = new Map<string, { kind: 'republish' | 'dead'; tryCount: number; reason: string | null; uncertain: number; ids: string[] }>();
@@ -36,6 +37,7 @@ export async function claimDueRound(pool: Pool, timing: RepoTiming, limit: numbe
       if (g.kind === 'republish') await conn.query(SQL.markRepublishing(g.ids.length), [g.uncertain, g.tryCount, timing.publishGraceMs * MS, g.reason, ...g.ids]);
       else await conn.query(SQL.markDeadByJob(g.ids.length), [g.uncertain, g.tryCount, g.reason, ...g.ids]);
     }
+    if (webhooks) await writeDeadEvents(conn, round.dead.map((d) => d.msgId));
     if (postponed.length) await conn.query(SQL.postpone(postponed.length), [timing.consumeDeadlineMs * MS, ...postponed]);
     round.postponed = postponed.length;
     committing = true;

@@ -9,6 +9,7 @@ import { num, toMsgRow, type MsgRow, type NewRow } from './msg-log-rows';
 import type { MsgLogRepo } from './msg-log-repo';
 import { HELD_SQL, utcText } from './held-sql';
 import { MS } from './sql';
+import { writeDeadEvents } from './webhook-writes';
 
 export interface NewPreparedRow extends NewRow {
   checkBackUrl: string | null;
@@ -32,7 +33,7 @@ const READ_COMMITTED = { readCommitted: true };
 export class HeldRepo {
   constructor(
     readonly pool: Pool,
-    private readonly events: Pick<MsgLogRepo, 'emit'>,
+    private readonly events: Pick<MsgLogRepo, 'emit' | 'webhooks'>,
     private readonly timing: { publishGraceMs: number },
   ) {}
 
@@ -92,8 +93,13 @@ export class HeldRepo {
   async recordUndecided(msgId: string, expectedTryCount: number, delayMs: number | null, failure: Failure): Promise<boolean> {
     const dead = delayMs === null;
     const status = dead ? Status.dead : Status.prepared;
-    const res = await this.pool.execute(HELD_SQL.undecided, [status, dead ? 1 : 0, (delayMs ?? 0) * MS, expectedTryCount + 1, encodeFailure(failure), msgId, expectedTryCount]);
-    const applied = num(res.affectedRows) === 1;
+    const args = [status, dead ? 1 : 0, (delayMs ?? 0) * MS, expectedTryCount + 1, encodeFailure(failure), msgId, expectedTryCount];
+    const write = async (conn: Pick<Pool, 'execute'>) => {
+      const ok = num((await conn.execute(HELD_SQL.undecided, args)).affectedRows) === 1;
+      if (ok && dead && this.events.webhooks) await writeDeadEvents(conn, [msgId]);
+      return ok;
+    };
+    const applied = dead && this.events.webhooks ? await inTransaction(this.pool, write) : await write(this.pool);
     if (applied && dead) this.moved(Status.dead, 1);
     return applied;
   }

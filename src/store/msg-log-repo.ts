@@ -11,16 +11,32 @@ import type { Pool } from './db';
 import { claimDueRound } from './due-rows';
 import { num, padded, toMsgRow, type ClaimedRound, type DueRow, type ListenerRow, type MsgRow, type NewRow, type RepoEvents, type RepoTiming, type SeenBy, type StoredRecipient } from './msg-log-rows';
 import { MS, SQL } from './sql';
+import { writeSuppressions, type NewSuppression } from './suppression-repo';
+import { writeConsumedEvents, writeDeadEvents, writeEvents } from './webhook-writes';
+import { batchAtomically, inTransaction } from './db';
+import type { WebhookEventRow } from '../core/webhook-event';
 
 export type { ClaimedRound, DueRow, ListenerRow, MsgRow, NewRow, RepoEvents, RepoTiming, SeenBy, StoredRecipient } from './msg-log-rows';
 export { padded, sized } from './msg-log-rows';
 
+/** What a send's outcome writes with it: recipients it suppressed and the webhook events it makes. */
+export interface SendRecord {
+  uncertain?: boolean;
+  suppress?: readonly NewSuppression[];
+  events?: readonly WebhookEventRow[];
+}
+
 export class MsgLogRepo extends EventEmitter<RepoEvents> {
+  /** webhook events are written with the outcomes they report (WEBHOOK_URL set) */
+  readonly webhooks: boolean;
+
   constructor(
     readonly pool: Pool,
     private readonly timing: RepoTiming,
+    options: { webhooks?: boolean } = {},
   ) {
     super();
+    this.webhooks = options.webhooks ?? false;
   }
 
   private moved(toStatus: number, n: number, by?: SeenBy): void {
@@ -55,31 +71,11 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
       // One prepared statement with every row's values (MariaDB's bulk execute): one statement and one commit, all or
       // nothing, and the same statement text whatever the batch size, so it is prepared once per connection. MySQL's
       // server has no bulk command (the connector sends one statement per row), so there it runs in a transaction.
-      await this.atomicBatch(SQL.insert, rows.map((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
+      await batchAtomically(this.pool, SQL.insert, rows.map((r) => [r.msgId, r.msg, r.exchange, r.routingKey, graceUs]));
     } catch (err) {
       if ((err as { code?: string }).code !== 'ER_DUP_ENTRY') throw err;
       const results = await Promise.allSettled(rows.map((r) => this.writeRow(this.pool, r)));
       return new PerItemErrors(results.map((r) => (r.status === 'rejected' ? r.reason : undefined)));
-    }
-  }
-
-  private async atomicBatch(sql: string, values: unknown[][]): Promise<void> {
-    const conn = await this.pool.getConnection();
-    try {
-      if (conn.info?.isMariaDB()) {
-        await conn.batch(sql, values);
-        return;
-      }
-      await conn.beginTransaction();
-      try {
-        await conn.batch(sql, values);
-        await conn.commit();
-      } catch (err) {
-        await conn.rollback().catch(() => undefined);
-        throw err;
-      }
-    } finally {
-      await conn.release();
     }
   }
 
@@ -109,8 +105,13 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
   /** One counted publish failure, if the row is still `sending` at that try and no listener holds it. */
   async recordPublishFailure(msgId: string, expectedTryCount: number, outcome: FailureOutcome, failure: Failure): Promise<boolean> {
     const dead = outcome.delayMs === null;
-    const res = await this.pool.execute(SQL.recordPublishFailure, [outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, encodeFailure(failure), msgId, expectedTryCount]);
-    const applied = num(res.affectedRows) === 1;
+    const args = [outcome.status, dead ? 1 : 0, (outcome.delayMs ?? 0) * MS, outcome.tryCount, encodeFailure(failure), msgId, expectedTryCount];
+    const write = async (conn: Pick<Pool, 'execute'>) => {
+      const ok = num((await conn.execute(SQL.recordPublishFailure, args)).affectedRows) === 1;
+      if (ok && dead && this.webhooks) await writeDeadEvents(conn, [msgId]);
+      return ok;
+    };
+    const applied = dead && this.webhooks ? await inTransaction(this.pool, write) : await write(this.pool);
     if (applied) this.moved(outcome.status, 1, 'publisher');
     return applied;
   }
@@ -119,34 +120,31 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
    * A send's outcome, by the holder of the claim, with the recipients whose state it changed (one transaction).
    * False when the claim was no longer this owner's: nothing is written.
    */
-  async recordSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: { uncertain?: boolean } = {}): Promise<boolean> {
+  async recordSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: SendRecord = {}): Promise<boolean> {
     const applied = await this.writeSend(msgId, owner, expectedTryCount, d, opts);
     if (applied) this.moved(d.status, 1, 'listener');
     return applied;
   }
 
-  private async writeSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: { uncertain?: boolean }): Promise<boolean> {
+  private async writeSend(msgId: string, owner: string, expectedTryCount: number, d: SendDecision, opts: SendRecord): Promise<boolean> {
     const final = d.delayMs === null;
     const args = [opts.uncertain ? 1 : 0, d.status, final ? 1 : 0, (d.delayMs ?? 0) * MS, d.tryCount, d.failure ? encodeFailure(d.failure) : null, d.perRecipient ? 1 : 0, msgId, expectedTryCount, owner];
-    if (!d.perRecipient || d.changed.length === 0) return num((await this.pool.execute(SQL.recordSend, args)).affectedRows) === 1;
-    const conn = await this.pool.getConnection();
-    try {
-      await conn.beginTransaction();
-      const res = await conn.execute(SQL.recordSend, args);
-      if (num(res.affectedRows) !== 1) {
-        await conn.rollback();
-        return false;
+    const recipients = d.perRecipient ? d.changed : [];
+    const events = opts.events ?? [];
+    const suppress = opts.suppress ?? [];
+    if (recipients.length === 0 && events.length === 0 && suppress.length === 0) return num((await this.pool.execute(SQL.recordSend, args)).affectedRows) === 1;
+    // The outcome, the recipients' states, the addresses it suppressed and its webhook events: one transaction.
+    // (a claim lost meanwhile writes nothing: the transaction commits nothing)
+    return inTransaction(this.pool, async (conn) => {
+      if (num((await conn.execute(SQL.recordSend, args)).affectedRows) !== 1) return false;
+      if (recipients.length) {
+        const values = recipients.flatMap((r) => [msgId, r.recipient.toLowerCase(), RecipientCode[r.state], r.failure ? encodeFailure(r.failure) : null]);
+        await conn.execute(SQL.upsertRecipients(recipients.length), values);
       }
-      const values = d.changed.flatMap((r) => [msgId, r.recipient.toLowerCase(), RecipientCode[r.state], r.failure ? encodeFailure(r.failure) : null]);
-      await conn.execute(SQL.upsertRecipients(d.changed.length), values);
-      await conn.commit();
+      await writeSuppressions(conn, suppress);
+      await writeEvents(conn, events);
       return true;
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      await conn.release();
-    }
+    });
   }
 
   async findRecipients(msgId: string): Promise<StoredRecipient[]> {
@@ -213,11 +211,18 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
     return applied;
   }
 
-  /** Many accepted sends at once (no notes). */
-  async markManyConsumed(ids: readonly string[]): Promise<number> {
+  /** Many accepted sends at once (no notes), with their webhook events when there are any. */
+  async markManyConsumed(ids: readonly string[], events: readonly WebhookEventRow[] = []): Promise<number> {
     const list = padded(ids);
-    const res = await this.pool.execute(SQL.markConsumed(list.length), [null, ...list]);
-    const n = num(res.affectedRows);
+    const mark = (conn: Pick<Pool, 'execute'>) => conn.execute(SQL.markConsumed(list.length), [null, ...list]).then((res) => num(res.affectedRows));
+    const n =
+      events.length === 0
+        ? await mark(this.pool)
+        : await inTransaction(this.pool, async (conn) => {
+            const marked = await mark(conn);
+            await writeConsumedEvents(conn, ids, marked === ids.length, events);
+            return marked;
+          });
     this.moved(Status.consumed, n);
     return n;
   }
@@ -239,7 +244,7 @@ export class MsgLogRepo extends EventEmitter<RepoEvents> {
    * states before anything is published, so two instances never re-publish the same row in one round.
    */
   async claimDue(limit: number, plan: (row: DueRow) => RedeliveryPlan): Promise<ClaimedRound> {
-    const round = await claimDueRound(this.pool, this.timing, limit, plan);
+    const round = await claimDueRound(this.pool, this.timing, limit, plan, this.webhooks);
     this.moved(Status.sending, round.republish.length);
     this.moved(Status.dead, round.dead.length, 'job');
     if (round.republish.length > 0) this.emit('redelivered', { n: round.republish.length });

@@ -1,6 +1,6 @@
 // Every statement of retention (src/store/retention.ts runs them): finished mails (consumed, cancelled) whose last
-// change is older than RETENTION_DAYS are deleted with their history (msg_event) and their recipients' outcomes
-// (msg_recipient), a small batch per transaction. dead rows wait for a person and are never taken, nor is anything
+// change is older than RETENTION_DAYS are deleted with their history (msg_event), their recipients' outcomes
+// (msg_recipient) and their webhook events (webhook_event), a small batch per transaction. dead rows wait for a person and are never taken, nor is anything
 // still in play; the history of a row that is kept stays whole. All times are the database's, UTC_TIMESTAMP(3).
 //
 // A batch: the next old rows are read without a lock (an index walk), then one short transaction at READ COMMITTED
@@ -49,6 +49,9 @@ export const RETENTION_SQL = {
 
   /** The locked mails' recipients' outcomes (most mails have none): one range of the primary key each. Args: ...ids. */
   deleteRecipients: (n: number) => `DELETE FROM msg_recipient WHERE msg_id IN (${list(n)})`,
+
+  /** The locked mails' webhook events (index on msg_id; none when webhooks are off). Args: ...ids. */
+  deleteWebhookEvents: (n: number) => `DELETE FROM webhook_event WHERE msg_id IN (${list(n)})`,
 
   /**
    * The locked rows themselves, last, so an interrupted batch leaves no history without its row. Its guard is `lock`:

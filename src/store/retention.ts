@@ -10,14 +10,17 @@ export interface Deleted {
   msgLog: number;
   msgEvent: number;
   msgRecipient: number;
+  /** the mails' webhook events, delivered or not */
+  webhookEvent: number;
 }
 
-export const noneDeleted = (): Deleted => ({ msgLog: 0, msgEvent: 0, msgRecipient: 0 });
+export const noneDeleted = (): Deleted => ({ msgLog: 0, msgEvent: 0, msgRecipient: 0, webhookEvent: 0 });
 
 export function addDeleted(into: Deleted, d: Deleted): void {
   into.msgLog += d.msgLog;
   into.msgEvent += d.msgEvent;
   into.msgRecipient += d.msgRecipient;
+  into.webhookEvent += d.webhookEvent;
 }
 
 export interface Batch {
@@ -67,6 +70,7 @@ export class RetentionWalk {
       if (ids.length) {
         deleted.msgEvent = affected(await this.timed(RETENTION_SQL.deleteEvents(ids.length), ids));
         deleted.msgRecipient = affected(await this.timed(RETENTION_SQL.deleteRecipients(ids.length), ids));
+        deleted.webhookEvent = affected(await this.timed(RETENTION_SQL.deleteWebhookEvents(ids.length), ids));
         deleted.msgLog = affected(await this.timed(RETENTION_SQL.deleteRows(ids.length), ids));
       }
       await this.timed(() => this.conn.commit());

@@ -68,16 +68,16 @@ export const SQL = {
     WHERE lease_owner = ? AND msg_id IN (${list(n)}) AND status IN (${PENDING_LIST})`,
 
   /**
-   * Recipients' outcomes: an accepted (1) or bounced (3) recipient is final and never changes again. In ON DUPLICATE
+   * Recipients' outcomes: an accepted (1), bounced (3) or suppressed (4) recipient is final and never changes again. In ON DUPLICATE
    * KEY UPDATE the assignments run left to right, so state is assigned last. Args per row: id, recipient, state, failure.
    */
   upsertRecipients: (n: number) => `INSERT INTO msg_recipient (msg_id, recipient, state, failure, tries, update_time)
     VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, 1, UTC_TIMESTAMP(3))').join(', ')}
     ON DUPLICATE KEY UPDATE
-      failure = IF(state IN (1, 3), failure, VALUES(failure)),
-      tries = tries + IF(state IN (1, 3), 0, 1),
-      update_time = IF(state IN (1, 3), update_time, VALUES(update_time)),
-      state = IF(state IN (1, 3), state, VALUES(state))`,
+      failure = IF(state IN (1, 3, 4), failure, VALUES(failure)),
+      tries = tries + IF(state IN (1, 3, 4), 0, 1),
+      update_time = IF(state IN (1, 3, 4), update_time, VALUES(update_time)),
+      state = IF(state IN (1, 3, 4), state, VALUES(state))`,
 
   /** Args: id. */
   findRecipients: `SELECT recipient, state, failure, tries, update_time AS updateTime FROM msg_recipient WHERE msg_id = ? ORDER BY recipient`,
@@ -160,6 +160,13 @@ export const SQL = {
     SET status = ${Status.sending}, try_count = 0, next_try_time = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND,
         last_error = NULL, lease_until = NULL, lease_owner = NULL, update_time = UTC_TIMESTAMP(3)
     WHERE msg_id = ? AND status = ${Status.dead}`,
+
+  /** Rows just made dead, with what their webhook events need. Args: ...ids. */
+  deadRows: (n: number) => `SELECT msg_id AS msgId, msg, try_count AS tryCount, last_error AS lastError
+    FROM msg_log WHERE msg_id IN (${list(n)}) AND status = ${Status.dead}`,
+
+  /** The recipients of these mails whose outcome is final (accepted, bounced, suppressed). Args: ...ids. */
+  finalRecipients: (n: number) => `SELECT msg_id AS msgId, recipient FROM msg_recipient WHERE msg_id IN (${list(n)}) AND state IN (1, 3, 4)`,
 
   /** Args: id. */
   findRow: `SELECT msg_id AS msgId, msg, exchange, routing_key AS routingKey, status, try_count AS tryCount

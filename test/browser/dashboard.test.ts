@@ -97,7 +97,7 @@ if (!chromiumAvailable) {
       sink.mode = 'permfail';
       const msgId = await sendFromForm(page, 'refused@example.com');
       await page.locator(`#mails tr[data-msg-id="${msgId}"][data-status="dead"]`).waitFor({ timeout: 20_000 });
-      expect(await row(page, msgId).locator('.why').innerText()).toMatch(/^Dead: SMTP answered 550 5\.1\.1 at \d\d:\d\d:\d\d, a permanent failure/);
+      expect(await row(page, msgId).locator('.why').innerText()).toMatch(/^Dead: SMTP answered 550 5\.7\.1 at \d\d:\d\d:\d\d, a permanent failure/);
       await row(page, msgId).getByRole('button').click();
       const dialog = page.getByRole('dialog', { name: `Mail ${msgId}` });
       const retry = dialog.getByRole('button', { name: 'Retry this mail' });

@@ -220,10 +220,10 @@ describe('the dashboard API and the transition history', () => {
     }
   });
 
-  test('/api/info tells the page which dev faults the send form may offer', async () => {
+  test('/api/info tells the page which dev faults the send form may offer, and whether to show the Webhooks panel', async () => {
     const res = await request(app.url).get('/api/info');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ maxTries: 3, devFaults: ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject'], bulkRetry: { maxPerRequest: 1000, perMinute: 5 } });
+    expect(res.body).toEqual({ maxTries: 3, devFaults: ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown'], bulkRetry: { maxPerRequest: 1000, perMinute: 5 }, webhooks: false });
   });
 
   test('the dashboard page and its assets are served from the app with a strict content security policy', async () => {
@@ -234,6 +234,7 @@ describe('the dashboard API and the transition history', () => {
     const again = await request(app.url).get('/dashboard').set('if-none-match', page.headers.etag!);
     expect(again.status).toBe(304);
     expect((await request(app.url).get('/dashboard/assets/app.js')).type).toBe('text/javascript');
+    expect((await request(app.url).get('/dashboard/assets/webhooks.js')).type).toBe('text/javascript');
     expect((await request(app.url).get('/dashboard/assets/..%2Fpackage.json')).status).toBe(404);
     expect((await request(app.url).get('/dashboard/assets/nope.js')).status).toBe(404);
   });

@@ -5,9 +5,11 @@ import request from 'supertest';
 import { FAILURE_KINDS } from '../../src/core/failure';
 import { Status } from '../../src/core/status';
 import { LIMITS, mailRequestSchema, validateMailRequest } from '../../src/core/validation';
+import { webhookEvent } from '../../src/core/webhook-event';
 import { ERRORS } from '../../src/errors';
 import { createHttpApp } from '../../src/http/app';
 import { NODE_ROUTES } from '../../src/http/send-endpoint';
+import { WEBHOOK_SQL } from '../../src/store/webhook-sql';
 import { startFixture, type Fixture } from '../support/fixture';
 import { httpDepsOf, rowOf, testLogger } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -81,8 +83,8 @@ describe('the OpenAPI description', () => {
     expect(routes.length).toBeGreaterThanOrEqual(20);
     expect(routes).toEqual(expect.arrayContaining(['POST /mail/prepare', 'POST /mail/{msgId}/commit', 'POST /mail/{msgId}/cancel', 'GET /check-back/secret']));
     expect([...routes].sort()).toEqual([...described].sort());
-    // DEV_FAULTS adds only the scenarios' dev check-back receiver (src/http/dev-check-back.ts), which is not the API
-    expect(routesWith(true).filter((r) => !routes.includes(r)).sort()).toEqual(['GET /dev/check-back', 'POST /dev/check-back/{decision}']);
+    // DEV_FAULTS adds only the scenarios' dev check-back and webhook receivers (src/http/dev-check-back.ts, dev-webhooks.ts), which are not the API
+    expect(routesWith(true).filter((r) => !routes.includes(r)).sort()).toEqual(['GET /dev/check-back', 'GET /dev/webhooks', 'POST /dev/check-back/{decision}', 'POST /dev/webhooks']);
   });
 
   test('lists every status, timeline step kind, failure kind and problem code where it enumerates them', () => {
@@ -194,6 +196,23 @@ describe('the OpenAPI description', () => {
     expect((await api().post('/api/mails/retry').set('content-type', 'application/json').send('{')).status).toBe(400);
     expect((await api().post('/api/mails/retry').set('content-type', 'text/plain').send('x')).status).toBe(415);
     expect((await api().post('/api/mails/retry').send({ dryRun: true, q: 'x'.repeat(300_000) })).status).toBe(413);
+    // webhooks (src/http/dashboard/webhooks.ts): a pending event cannot be retried
+    const pending = webhookEvent({ type: 'delivered', mail: { msgId }, recipient: 'a@example.com' });
+    await db.pool.query(WEBHOOK_SQL.insertEvents(1), [pending.eventId, pending.msgId, pending.type, pending.recipient, pending.payload]);
+    expect((await api().get('/webhooks/events')).status).toBe(200);
+    expect((await api().get('/webhooks/events').query({ state: 'delivered' })).status).toBe(400);
+    expect((await api().post(`/webhooks/events/${pending.eventId}/retry`)).status).toBe(409);
+    expect((await api().post('/webhooks/events/no-such-event/retry')).status).toBe(404);
+    expect((await api().post('/webhooks/events/retry')).status).toBe(200);
+    // the suppression list (src/http/suppression-routes.ts)
+    expect((await api().get('/suppressions')).status).toBe(200);
+    expect((await api().get('/suppressions/nobody@example.com')).status).toBe(404);
+    expect((await api().delete('/suppressions/nobody@example.com')).status).toBe(404);
+    await db.pool.query(`INSERT INTO suppression (address, reason, create_time, change_time) VALUES ('gone@example.com', '{"kind":"smtp-permanent","code":550}', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`);
+    await app.infra.suppressions.refresh();
+    expect((await api().get('/suppressions/gone@example.com')).status).toBe(200);
+    expect((await send({ subject: 's', content: 'c', tos: 'gone@example.com' })).status).toBe(422);
+    expect((await api().delete('/suppressions/gone@example.com')).status).toBe(200);
     let status = 202;
     for (let i = 0; i < 10 && status !== 429; i++) status = (await api().post('/api/mails/retry').send({ dryRun: false, q: 'nobody.example.com' })).status;
     expect(status).toBe(429);

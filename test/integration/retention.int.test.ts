@@ -64,7 +64,7 @@ describe('retention', () => {
     const old = [...(await seed(40, Status.consumed, 31, 2)), ...(await seed(30, Status.cancelled, 400))];
     expect(await count('msg_event', old)).toBe(140);
     const round = await job({ batchRows: 25 }).runOnce();
-    expect(round.deleted).toEqual({ msgLog: 70, msgEvent: 140, msgRecipient: 80 });
+    expect(round.deleted).toEqual({ msgLog: 70, msgEvent: 140, msgRecipient: 80, webhookEvent: 0 });
     expect(round.batches).toBeGreaterThanOrEqual(3);
     for (const t of ['msg_log', 'msg_event', 'msg_recipient'] as const) expect(await count(t)).toBe(0);
   });

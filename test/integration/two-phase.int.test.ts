@@ -216,7 +216,7 @@ describe('two-phase sending: prepare, commit, cancel and the check-back', () => 
   test('a commit recorded by a process that died before its publish is published by the re-delivery job and sent once', async () => {
     const msgId = await prepare('committed, then the process died');
     // exactly the state a SIGKILL between the commit's UPDATE and its publish leaves: committed, never published
-    const repo = new HeldRepo(f.db.pool, { emit: () => true }, { publishGraceMs: 3_000 });
+    const repo = new HeldRepo(f.db.pool, { emit: () => true, webhooks: false }, { publishGraceMs: 3_000 });
     expect(await repo.commit(msgId)).toBe(true);
     expect(await statusOf(msgId)).toBe(Status.sending);
     await waitFor('consumed after the publish grace', async () => (await statusOf(msgId)) === Status.consumed, 30_000);

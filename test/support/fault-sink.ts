@@ -112,7 +112,8 @@ export class FaultSink extends RelayBehaviours {
           return callback(Object.assign(new Error('4.3.0 mailbox temporarily unavailable'), { responseCode: 451 }));
         case 'permfail':
           this.limiter?.release(sessionId);
-          return callback(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+          // after DATA a permanent refusal is about the content (a spam verdict): the address stays off the suppression list
+          return callback(Object.assign(new Error('5.7.1 message refused by policy'), { responseCode: 550 }));
         case 'accept':
           keep();
           if (this.replyDelayMs > 0) setTimeout(() => callback(), this.replyDelayMs);

@@ -3,7 +3,8 @@
 // every RCPT answer, linked to its mail's msgId once the DATA of that transaction arrives.
 
 /** What a recipient is told at RCPT TO. */
-export type RcptAnswer = 'accept' | 'tempfail' | 'permfail';
+/** permfail: the address is unknown (550 5.1.1); policy: refused for what the mail or sender is (550 5.7.1) */
+export type RcptAnswer = 'accept' | 'tempfail' | 'permfail' | 'policy';
 
 /** The hook's view of one RCPT TO; the msgId is not known yet (it comes with DATA, if DATA ever comes). */
 export type RcptQuery = { msgId?: never; from: string; to: string; sessionId: string };
@@ -57,6 +58,7 @@ export function smtpError(code: number, message: string): Error {
 export const REPLIES = {
   rcptTempfail: (to: string) => smtpError(450, `4.2.0 <${to}>: Recipient address rejected: Greylisted`),
   rcptPermfail: (to: string) => smtpError(550, `5.1.1 <${to}>: Recipient address rejected: User unknown`),
+  rcptPolicy: (to: string) => smtpError(550, `5.7.1 <${to}>: Recipient address rejected: Access denied`),
   tooMuchMail: () => smtpError(451, '4.7.1 Error: too much mail, try again later'),
   tooManyConnections: () => smtpError(421, '4.7.0 too many connections'),
   notAvailable: () => smtpError(421, '4.3.2 Service not available'),
@@ -140,7 +142,7 @@ export class Throttle {
  * connect, MAIL FROM and RCPT TO, as Errors for smtp-server's callbacks (null: go on).
  */
 export class RelayBehaviours {
-  /** per recipient at RCPT TO: tempfail answers 450 4.2.0, permfail 550 5.1.1; undefined falls back to the greylist, then accept */
+  /** per recipient at RCPT TO: tempfail answers 450 4.2.0, permfail 550 5.1.1, policy 550 5.7.1; undefined falls back to the greylist, then accept */
   rcpt: ((r: RcptQuery) => RcptAnswer | undefined) | null = null;
   /**
    * A slow relay (a before-queue filter): after DATA the sink works this long before answering, whatever the answer.
@@ -210,9 +212,9 @@ export class RelayBehaviours {
       [answer, by] = ['tempfail', 'greylist'];
       this.greylisted.push({ from, to, firstSeen, at });
     }
-    const code = { accept: 250, tempfail: 450, permfail: 550 }[answer];
+    const code = { accept: 250, tempfail: 450, permfail: 550, policy: 550 }[answer];
     this.rcptAttempts.push({ sessionId, transaction, from, to, answer, code, by, msgId: null, at });
-    return answer === 'tempfail' ? REPLIES.rcptTempfail(to) : answer === 'permfail' ? REPLIES.rcptPermfail(to) : null;
+    return answer === 'tempfail' ? REPLIES.rcptTempfail(to) : answer === 'permfail' ? REPLIES.rcptPermfail(to) : answer === 'policy' ? REPLIES.rcptPolicy(to) : null;
   }
 
   /** DATA arrived in this transaction: its RCPT answers belong to `msgId`. */

@@ -138,6 +138,7 @@ export function httpDepsOf(app: MailDispatchApp, extra: Partial<HttpDeps> = {}):
     devFaults: false,
     readiness: async () => ({}),
     logger: testLogger(),
+    suppressions: { repo: app.infra.suppressionRepo, refresh: () => app.infra.suppressions.refresh(), logger: testLogger() },
     ...extra,
   };
 }

@@ -42,7 +42,8 @@ export class SmtpSink {
       return;
     }
     if (this.mode === 'tempfail') return callback(Object.assign(new Error('4.3.0 mailbox temporarily unavailable'), { responseCode: 451 }));
-    if (this.mode === 'permfail') return callback(Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 }));
+    // after DATA a permanent refusal is about the content (a spam verdict): the address stays off the suppression list
+    if (this.mode === 'permfail') return callback(Object.assign(new Error('5.7.1 message refused by policy'), { responseCode: 550 }));
     this.record(raw, to);
     callback();
   }

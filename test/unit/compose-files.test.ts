@@ -149,6 +149,13 @@ describe('compose files against the Compose Specification (compose-spec.json fro
     });
   });
 
+  it('docker/Dockerfile builds and runs on Node 24 in both stages, which the engines of package.json allow (Node 20 is past its end of life)', () => {
+    const stages = [...readFileSync(path.join(dockerDir, 'Dockerfile'), 'utf8').matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => [m[2], m[1]]);
+    expect(stages).toEqual([['build', 'node:24-bookworm-slim'], ['runtime', 'node:24-bookworm-slim']]);
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Obj;
+    expect(pkg.engines).toEqual({ node: '>=22' });
+  });
+
   describe('the validator validates', () => {
     const clone = () => structuredClone(loadCompose(clusterFile));
 

@@ -5,6 +5,8 @@ import { CONFIG_KEYS, ConfigError, loadConfig } from '../../src/config';
 const ENV_EXAMPLE = path.resolve(__dirname, '../../.env.example');
 /** A production start needs API_KEYS; tests about other variables give it one. */
 const KEY = `sha256:${'ab'.repeat(32)}`;
+/** A webhook secret as Standard Webhooks writes one: whsec_ and the base64 of 32 bytes. */
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 
 /** The ConfigError message loadConfig throws for `env`; fails the test when it does not throw one. */
 function configErrorFor(env: Record<string, string | undefined>): string {
@@ -188,7 +190,7 @@ describe('ROLES', () => {
 describe('CONFIG_KEYS', () => {
   test('names every variable loadConfig reads, once each', () => {
     expect(new Set(CONFIG_KEYS).size).toBe(CONFIG_KEYS.length);
-    const produced = Object.keys(loadConfig({ SMTP_URL: 'smtp://x.example.com', SNOWFLAKE_WORKER_ID: '1' }));
+    const produced = Object.keys(loadConfig({ SMTP_URL: 'smtp://x.example.com', SNOWFLAKE_WORKER_ID: '1', WEBHOOK_URL: 'https://hooks.example.com/mail', WEBHOOK_SECRET }));
     expect([...CONFIG_KEYS].sort()).toEqual(produced.sort());
   });
 
@@ -205,6 +207,46 @@ describe('CONFIG_KEYS', () => {
       expect([...listed].sort()).toEqual([...CONFIG_KEYS].sort());
     } else {
       expect(CONFIG_KEYS).toEqual(expect.arrayContaining(['DATABASE_URL', 'AMQP_URL', 'SMTP_URL', 'MAIL_FROM', 'PORT']));
+    }
+  });
+});
+
+describe('webhooks', () => {
+  const URL = 'https://hooks.example.com/mail-events';
+
+  test('are off by default, and a POST times out after 5 seconds', () => {
+    const c = loadConfig({});
+    expect(c.WEBHOOK_URL).toBeUndefined();
+    expect(c.WEBHOOK_SECRET).toBeUndefined();
+    expect(c.WEBHOOK_TIMEOUT_MS).toBe(5_000);
+  });
+
+  test('an http(s) URL with a whsec_ secret of 24 bytes or more loads as given', () => {
+    const c = loadConfig({ WEBHOOK_URL: URL, WEBHOOK_SECRET, WEBHOOK_TIMEOUT_MS: '2500' });
+    expect(c).toMatchObject({ WEBHOOK_URL: URL, WEBHOOK_SECRET, WEBHOOK_TIMEOUT_MS: 2_500 });
+    const short = `whsec_${Buffer.alloc(24, 1).toString('base64')}`;
+    expect(loadConfig({ WEBHOOK_URL: 'http://127.0.0.1:8080/dev/webhooks', WEBHOOK_SECRET: short }).WEBHOOK_SECRET).toBe(short);
+  });
+
+  test.each<[string, Record<string, string>]>([
+    ['WEBHOOK_URL', { WEBHOOK_URL: 'ftp://hooks.example.com/x', WEBHOOK_SECRET }],
+    ['WEBHOOK_URL', { WEBHOOK_URL: 'not a url', WEBHOOK_SECRET }],
+    ['WEBHOOK_SECRET', { WEBHOOK_URL: URL }],
+    ['WEBHOOK_SECRET', { WEBHOOK_URL: URL, WEBHOOK_SECRET: Buffer.alloc(32, 7).toString('base64') }],
+    ['WEBHOOK_SECRET', { WEBHOOK_URL: URL, WEBHOOK_SECRET: 'whsec_not*base64!' }],
+    ['WEBHOOK_SECRET', { WEBHOOK_URL: URL, WEBHOOK_SECRET: `whsec_${Buffer.alloc(23, 7).toString('base64')}` }],
+    ['WEBHOOK_SECRET', { WEBHOOK_SECRET: 'whsec_' }],
+    ['WEBHOOK_TIMEOUT_MS', { WEBHOOK_TIMEOUT_MS: '50' }],
+  ])('%s is named in the error for %j', (variable, env) => {
+    expect(namedVariables(configErrorFor(env))).toEqual([variable]);
+  });
+
+  test('a secret that is refused is never repeated in the error', () => {
+    for (const secret of ['my-plain-webhook-password-0123456789', `whsec_${Buffer.from('short key').toString('base64')}`, 'whsec_dGhpcyBpcyBub3QgYmFzZTY0!!']) {
+      const message = configErrorFor({ WEBHOOK_URL: URL, WEBHOOK_SECRET: secret });
+      expect(namedVariables(message)).toEqual(['WEBHOOK_SECRET']);
+      expect(message).not.toContain(secret);
+      expect(message).not.toContain(secret.slice('whsec_'.length));
     }
   });
 });

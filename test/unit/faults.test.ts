@@ -5,6 +5,7 @@ import type { SendOutcome } from '../../src/core/smtp-outcome';
 import { faultOf, storedFaultOf } from '../../src/faults/dev-faults';
 import { FaultyDispatcher } from '../../src/faults/faulty-dispatcher';
 import { FaultyMailer } from '../../src/faults/faulty-mailer';
+import { suppresses } from '../../src/core/suppression';
 import { createLogger } from '../../src/logger';
 import type { Lane, Mailer, OutgoingMail } from '../../src/mail/mailer';
 import type { DispatchItem } from '../../src/services/dispatcher';
@@ -14,7 +15,7 @@ const msg = (devFault?: DevFault) => encodeMailMessage({ msgId: '42', subject: '
 const item = (devFault?: DevFault): DispatchItem => ({ msgId: '42', msg: msg(devFault), exchange: 'ex', routingKey: 'mail', tryCount: 0 });
 
 describe('faultOf', () => {
-  test.each(['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject'] as const)('reads %s from a stored message', (fault) => {
+  test.each(['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown'] as const)('reads %s from a stored message', (fault) => {
     expect(faultOf(msg(fault))).toBe(fault);
   });
 
@@ -61,7 +62,7 @@ describe('FaultyDispatcher (the API\'s publishes)', () => {
     expect(seen).toEqual([{ ...item('misroute'), routingKey: 'mail.misrouted' }]);
   });
 
-  test.each(['smtp-fail', 'smtp-reject'] as const)('%s is not a publish fault', async (fault) => {
+  test.each(['smtp-fail', 'smtp-reject', 'smtp-unknown'] as const)('%s is not a publish fault', async (fault) => {
     const { seen, faulty } = setup();
     await faulty.dispatch(item(fault));
     expect(seen).toEqual([item(fault)]);
@@ -107,6 +108,14 @@ describe('FaultyMailer (the SMTP sends)', () => {
       response: detail,
       recipients: mail.to.map((recipient) => ({ recipient, state: 'bounced', failure: { kind: 'smtp-permanent', code: 550, command: 'DATA', detail } })),
     });
+    expect(sent).toEqual([]);
+  });
+
+  test('smtp-unknown: every recipient refused at RCPT TO as unknown (550 5.1.1, which suppresses the address), nothing sent', async () => {
+    const { sent, mailer } = setup(async () => 'smtp-unknown');
+    const outcome = await (await mailer.acquire()).send({ ...mail, envelopeTo: mail.to });
+    expect(outcome).toMatchObject({ kind: 'done', recipients: mail.to.map((recipient) => ({ recipient, state: 'bounced', failure: { kind: 'smtp-permanent', code: 550, enhanced: '5.1.1', command: 'RCPT TO', recipient } })) });
+    expect(outcome.kind === 'done' && outcome.recipients.every((r) => suppresses(r.failure))).toBe(true);
     expect(sent).toEqual([]);
   });
 

@@ -78,10 +78,10 @@ describe('SQL', () => {
     }
   });
 
-  test('a recipient accepted (1) or bounced (3) keeps its state whatever a later send reports, and state is assigned last', () => {
+  test('a recipient accepted (1), bounced (3) or suppressed (4) keeps its state whatever a later send reports, and state is assigned last', () => {
     const sql = SQL.upsertRecipients(2);
     const update = sql.slice(sql.indexOf('ON DUPLICATE KEY UPDATE'));
-    expect(update).toMatch(/state = IF\(state IN \(1, 3\), state, VALUES\(state\)\)\s*$/);
+    expect(update).toMatch(/state = IF\(state IN \(1, 3, 4\), state, VALUES\(state\)\)\s*$/);
     expect(placeholders(sql)).toBe(8);
   });
 

@@ -17,12 +17,14 @@ import type { StatsReader } from '../../observability/stats';
 import type { QueueProbe } from '../../observability/queue-probe';
 import type { MailService } from '../../services/mail-service';
 import type { Pool } from '../../store/db';
+import { WebhookRepo } from '../../store/webhook-repo';
 import { openApiDocument } from '../openapi';
 import { loadAssets } from './assets';
 import { bulkRetry } from './bulk-retry';
 import { LiveHub } from './live';
 import { DashboardQueries, MSG_ID, type MailFilter } from './queries';
 import { RateLimit } from './rate-limit';
+import { createWebhookRouter } from './webhooks';
 
 export interface DashboardDeps {
   pool: Pool;
@@ -34,6 +36,10 @@ export interface DashboardDeps {
   maxTries: number;
   devFaults: boolean;
   logger: Logger;
+  /** webhook events (GET /webhooks/events, POST /webhooks/events/:id/retry); made on the pool when not given */
+  webhooks?: WebhookRepo;
+  /** WEBHOOK_URL is set: the dashboard shows its Webhooks panel */
+  webhooksEnabled?: boolean;
   /** bulk retries: at most `perMinute` real runs per minute per process, each of at most `maxPerRequest` mails */
   bulkRetry?: { perMinute?: number; maxPerRequest?: number; dryRunsPerMinute?: number };
 }
@@ -92,6 +98,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
       maxTries: deps.maxTries,
       devFaults: deps.devFaults ? [...DEV_FAULTS] : [],
       bulkRetry: { maxPerRequest, perMinute: bulkLimit.max },
+      webhooks: deps.webhooksEnabled ?? false,
     });
   });
 
@@ -130,6 +137,9 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     }
     res.status(body.dryRun ? 200 : 202).json(result);
   });
+
+  // served whether or not WEBHOOK_URL is set: events written before it was unset can still be seen and retried
+  router.use(createWebhookRouter({ repo: deps.webhooks ?? new WebhookRepo(deps.pool), logger: deps.logger }));
 
   return router;
 }

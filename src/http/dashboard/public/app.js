@@ -530,10 +530,15 @@
     });
   }
 
+  // what webhooks.js (the Webhooks panel) uses: the same API calls, key and formatting
+  window.mailDashboard = { $, nf, api, el, when, setResult, openDetail, info: null };
+
   async function start() {
     wire();
     try {
       state.info = await api('/api/info');
+      window.mailDashboard.info = state.info;
+      document.dispatchEvent(new CustomEvent('dashboard:info', { detail: state.info }));
       const faults = state.info.devFaults || [];
       if (faults.length) {
         $('#send-fault-label').hidden = false;
