@@ -18,6 +18,14 @@ import { deleteTopology } from '../../src/broker/topology';
 import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
 
 const ROOT = path.resolve(__dirname, '../..');
+
+/** docker/Dockerfile's CMD, `["node", ...flags, "dist/main.js"]`: the app is started with exactly its flags. */
+function imageCommand(): string[] {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(readFileSync(path.join(ROOT, 'docker/Dockerfile'), 'utf8'))?.[1];
+  const args = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (args[0] !== 'node' || args.at(-1) !== 'dist/main.js') throw new Error('docker/Dockerfile has no CMD ["node", ..., "dist/main.js"] to start the app as the image does');
+  return [...args.slice(1, -1), path.join(ROOT, 'dist/main.js')];
+}
 const { values: opt } = parseArgs({
   options: {
     n: { type: 'string', default: '20000' },
@@ -123,7 +131,7 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
   // The compiled app, as it runs in production (docker/Dockerfile's CMD; one process: what /proc shows for this pid is
   // all of it), at the default log level: every mail logs 'mail accepted' and 'mail consumed' into the pipe.
   const log = logCollector(name);
-  const proc = spawn(process.execPath, ['--single-threaded-gc', path.join(ROOT, 'dist/main.js')], {
+  const proc = spawn(process.execPath, imageCommand(), {
     cwd: ROOT,
     env: {
       // the image sets no LOG_LEVEL: the shell's, if any, is not passed on

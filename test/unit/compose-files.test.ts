@@ -156,6 +156,16 @@ describe('compose files against the Compose Specification (compose-spec.json fro
     expect(pkg.engines).toEqual({ node: '>=22' });
   });
 
+  it('npm start runs the app with the V8 flags of the image\'s CMD (the benchmark reads them from the CMD)', () => {
+    const cmd = JSON.parse(/^CMD\s+(\[.*\])\s*$/m.exec(readFileSync(path.join(dockerDir, 'Dockerfile'), 'utf8'))![1]!) as string[];
+    expect(cmd[0]).toBe('node');
+    expect(cmd.at(-1)).toBe('dist/main.js');
+    const flags = cmd.slice(1, -1);
+    expect(flags).toEqual(expect.arrayContaining(['--single-threaded-gc', '--max-semi-space-size=8']));
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toContain(`tsx ${flags.join(' ')} src/main.ts`);
+  });
+
   describe('the validator validates', () => {
     const clone = () => structuredClone(loadCompose(clusterFile));
 
