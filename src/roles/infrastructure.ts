@@ -106,7 +106,7 @@ export class Infrastructure {
     // With WEBHOOK_URL set, every outcome is written with its webhook events (src/store/webhook-writes.ts).
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS }, { webhooks: c.WEBHOOK_URL !== undefined });
     this.suppressionRepo = new SuppressionRepo(this.pool);
-    this.suppressions = await new SuppressionList({ repo: this.suppressionRepo, logger: this.logger }).start();
+    this.suppressions = await new SuppressionList({ repo: this.suppressionRepo, logger: this.logger, channel: parseDatabaseUrl(c.DATABASE_URL).database }).start();
     this.relay = new RelayRepo(this.pool);
     this.webhooks = new WebhookRepo(this.pool);
     this.stats = new StatsReader(this.pool, { relay: this.relay });

@@ -1,8 +1,11 @@
 // Each process's copy of the suppression list, so neither the API (422 when every recipient is suppressed) nor the
 // listener (a suppressed recipient is not sent to) asks the database per mail. It reads the changes (suppressed or
-// lifted, by change_time) every TUNING.suppression.pollMs; an address this process suppressed itself is known at once.
+// lifted, by change_time) every TUNING.suppression.pollMs; an address suppressed by a thread of this process (the
+// listener thread records the refusals) is known to its other threads at once, over a BroadcastChannel named after the
+// database, so one instance never accepts a mail its own listener has just found unknown.
 // Until the first read succeeds (a database that is down at start), nothing is suppressed: mails go, and a relay
 // refuses the unknown addresses again, which suppresses them again.
+import { BroadcastChannel } from 'node:worker_threads';
 import { suppressionKey, type SuppressionCheck } from '../core/suppression';
 import type { Logger } from '../logger';
 import { Poller } from '../poller';
@@ -13,8 +16,16 @@ export class SuppressionList implements SuppressionCheck {
   private readonly addresses = new Set<string>();
   private last = { time: new Date(0), address: '' };
   private readonly poller: Poller<void>;
+  private readonly threads: BroadcastChannel;
 
-  constructor(private readonly deps: { repo: SuppressionRepo; logger: Logger }) {
+  /** `channel`: the threads of one process that share a database share it (the database's name goes in it). */
+  constructor(private readonly deps: { repo: SuppressionRepo; logger: Logger; channel: string }) {
+    this.threads = new BroadcastChannel(`mail-dispatch:suppressions:${deps.channel}`);
+    this.threads.onmessage = (m) => {
+      const address = (m as { data?: unknown }).data;
+      if (typeof address === 'string') this.addresses.add(address);
+    };
+    this.threads.unref();
     this.poller = new Poller({
       everyMs: TUNING.suppression.pollMs,
       round: () => this.read(),
@@ -28,7 +39,9 @@ export class SuppressionList implements SuppressionCheck {
 
   /** An address this process just suppressed (in the transaction that committed): known before the next read. */
   note(address: string): void {
-    this.addresses.add(suppressionKey(address));
+    const key = suppressionKey(address);
+    this.addresses.add(key);
+    this.threads.postMessage(key);
   }
 
   get size(): number {
@@ -65,7 +78,8 @@ export class SuppressionList implements SuppressionCheck {
     }
   }
 
-  stop(): Promise<void> {
-    return this.poller.stop();
+  async stop(): Promise<void> {
+    this.threads.close();
+    await this.poller.stop();
   }
 }

@@ -1,4 +1,8 @@
+import pino from 'pino';
 import { suppresses, suppressionKey } from '../../src/core/suppression';
+import { SuppressionList } from '../../src/store/suppression-list';
+import type { SuppressionRepo } from '../../src/store/suppression-repo';
+import { sleep, waitFor } from '../support/wait';
 
 describe('which refusals put an address on the suppression list', () => {
   test('a refusal whose enhanced code says the address is bad (5.1.x) or its mailbox disabled (5.2.1) suppresses it', () => {
@@ -28,5 +32,25 @@ describe('which refusals put an address on the suppression list', () => {
 
   test('addresses are kept lower-cased and trimmed, so one address is one entry', () => {
     expect(suppressionKey(' Gone@Example.COM ')).toBe('gone@example.com');
+  });
+});
+
+describe('each process\'s copy of the suppression list', () => {
+  const quietRepo = { changes: async () => [] } as unknown as SuppressionRepo;
+  const logger = pino({ level: 'silent' });
+
+  test('an address one thread suppressed is known to the other copies on the same database at once, and not to those of another database', async () => {
+    const listener = new SuppressionList({ repo: quietRepo, logger, channel: 'db_one' });
+    const api = new SuppressionList({ repo: quietRepo, logger, channel: 'db_one' });
+    const elsewhere = new SuppressionList({ repo: quietRepo, logger, channel: 'db_two' });
+    try {
+      listener.note('Gone@Example.com');
+      expect(listener.has('gone@example.com')).toBe(true);
+      await waitFor('the other copy knows', () => api.has('GONE@example.com'), 2_000, 5);
+      await sleep(50); // a window in which the other database's copy must not learn it
+      expect(elsewhere.has('gone@example.com')).toBe(false);
+    } finally {
+      await Promise.all([listener.stop(), api.stop(), elsewhere.stop()]);
+    }
   });
 });
