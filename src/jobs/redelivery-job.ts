@@ -54,6 +54,7 @@ export class RedeliveryJob extends EventEmitter<JobEvents> {
   }
 
   start(): void {
+    this.stopping = false;
     this.task = cron.schedule(this.deps.cron, () => void this.tick(), { noOverlap: true, name: 'redelivery' });
   }
 

@@ -82,7 +82,9 @@ describe('scheduled sending', () => {
 
   test('a scheduled mail that came due while no due publisher ran is published by the re-delivery job, counting no try', async () => {
     const jobOnly = await f.startApp({ roles: 'job', env: { REDELIVERY_CRON: '0 0 1 1 *' } });
-    await Promise.all([f.app.duePublisher!.stop(), jobOnly.duePublisher!.stop()]);
+    // nothing but the round this test runs may publish it: no due publisher, and not the first app's job either (its
+    // cron ticks every second here, and a round of its own would take the mail before the test's)
+    await Promise.all([f.app.duePublisher!.stop(), jobOnly.duePublisher!.stop(), f.app.job!.stop()]);
     try {
       const res = await api().post('/mail/send').send(mail('left to the job', inMs(1_500)));
       expect(res.body.status).toBe('scheduled');
@@ -97,6 +99,7 @@ describe('scheduled sending', () => {
       expect(f.sink.countFor(msgId)).toBe(1);
     } finally {
       f.app.duePublisher!.start();
+      f.app.job!.start();
     }
   });
 });
