@@ -15,6 +15,7 @@ import { Infrastructure, type InfrastructureOptions } from './roles/infrastructu
 import { JobRole } from './roles/job';
 import { ListenerRole } from './roles/listener';
 import { ListenerThreadsRole } from './roles/listener-threads';
+import { CallbackRole } from './roles/callback';
 import type { Role } from './roles/role';
 
 export interface AppOverrides extends InfrastructureOptions {
@@ -32,6 +33,8 @@ export class MailDispatchApp {
   private threadsRole: ListenerThreadsRole | null = null;
   private jobRole: JobRole | null = null;
   private apiRole: ApiRole | null = null;
+  /** RELIABILITY_SCHEME=delayed-check, where this instance runs the callback role */
+  callbackRole: CallbackRole | null = null;
   private stopped = false;
 
   constructor(
@@ -103,8 +106,9 @@ export class MailDispatchApp {
     if (names.has('listener') && c.LISTENER_THREADS > 0) this.roles.push((this.threadsRole = await ListenerThreadsRole.create(infra)));
     else if (names.has('listener')) this.roles.push((this.listenerRole = await ListenerRole.create(infra, this.overrides.mailer)));
     if (names.has('job')) this.roles.push((this.jobRole = new JobRole(infra)));
+    if (names.has('callback')) this.roles.push((this.callbackRole = await CallbackRole.create(infra)));
     if (names.has('api')) this.roles.push((this.apiRole = new ApiRole(infra, () => this.readiness())));
-    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener, checkBack: this.jobRole?.checkBack, retention: this.jobRole?.retention, webhooks: this.jobRole?.webhooks ?? undefined });
+    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener, checkBack: this.jobRole?.checkBack, retention: this.jobRole?.retention, webhooks: this.jobRole?.webhooks ?? undefined, callback: this.callbackRole?.service, resends: this.jobRole?.resends ?? undefined });
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
     if (isMainThread) infra.metrics.attach({ stats: infra.stats, queues: infra.queueProbe, readiness: () => this.readiness(), relay: () => infra.relay.state(), webhooks: () => infra.webhooks.counts() });
     // A queue of another type than MQ_QUEUE_TYPE fails the start by name; a broker that does not answer yet does not.
@@ -113,7 +117,7 @@ export class MailDispatchApp {
     });
     await infra.publisherConnection.start();
     for (const role of this.roles) await role.start();
-    infra.logger.info({ roles: [...names], amqp: maskUrl(c.AMQP_URL), database: maskUrl(c.DATABASE_URL), url: this.url || undefined }, 'mail dispatch started');
+    infra.logger.info({ roles: [...names], scheme: c.RELIABILITY_SCHEME, amqp: maskUrl(c.AMQP_URL), database: maskUrl(c.DATABASE_URL), url: this.url || undefined }, 'mail dispatch started');
     return this;
   }
 

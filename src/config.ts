@@ -26,11 +26,20 @@ const shape = z.object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: int(8080, 0).refine((p) => p <= 65535, 'must be a TCP port'),
+    // Unset: every role in one process (with RELIABILITY_SCHEME=delayed-check, the callback service too).
     ROLES: z
       .string()
-      .default('api,listener,job')
-      .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
-      .pipe(z.array(z.enum(['api', 'listener', 'job'])).min(1)),
+      .optional()
+      .transform((s) => s?.split(',').map((r) => r.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(['api', 'listener', 'job', 'callback'])).min(1).optional()),
+    // How a lost mail is found (docs/design.md, "Two reliability schemes"). msg-log: the row's status is updated at
+    // every step and the re-delivery job finds what stalled. delayed-check: the API writes the row once and publishes
+    // a check message delayed by CHECK_DELAY_MS; the callback service finds the listener's confirmation, or asks for a
+    // resend.
+    RELIABILITY_SCHEME: z.enum(['msg-log', 'delayed-check']).default('msg-log'),
+    CHECK_DELAY_MS: int(30_000, 1000),
+    // The callback service's table (callback_confirmation) may live in a database of its own; unset: DATABASE_URL.
+    CALLBACK_DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, 'must be a mysql:// or mariadb:// URL').optional(),
     DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, 'must be a mysql:// or mariadb:// URL').default('mysql://root@127.0.0.1:3306/mail_dispatch'),
     DATABASE_POOL_SIZE: int(20, 1),
     MIGRATE_ON_START: bool(true),
@@ -124,6 +133,12 @@ const schema = shape.superRefine((c, ctx) => {
     }
     const secretProblem = c.WEBHOOK_SECRET === undefined ? null : webhookSecretProblem(c.WEBHOOK_SECRET);
     if (secretProblem) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: secretProblem });
+    if (c.RELIABILITY_SCHEME === 'delayed-check' && c.CHECK_DELAY_MS * 2 > c.CONSUME_DEADLINE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['CHECK_DELAY_MS'], message: 'must be at most half of CONSUME_DEADLINE_MS: the job looks at a mail its checks left unconfirmed only after that deadline' });
+    }
+    if (c.ROLES?.includes('callback') && c.RELIABILITY_SCHEME !== 'delayed-check') {
+      ctx.addIssue({ code: 'custom', path: ['ROLES'], message: 'callback runs only with RELIABILITY_SCHEME=delayed-check' });
+    }
     if (c.BACKOFF_MAX_MS < c.BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['BACKOFF_MAX_MS'], message: 'must be at least BACKOFF_BASE_MS' });
     // API keys: never echoed in a message (entries are named by number). Production refuses to serve the API without one.
     const keys = parseApiKeys(c.API_KEYS);
@@ -131,13 +146,15 @@ const schema = shape.superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'development' && keys.keys.some((k) => k.plain)) {
       ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'holds a plain key; outside development only hashes are accepted (sha256:<64 hex digits>; `npm run apikey` prints one)' });
     }
-    if (c.NODE_ENV === 'production' && c.ROLES.includes('api') && keys.keys.length === 0 && keys.problems.length === 0) {
+    if (c.NODE_ENV === 'production' && (c.ROLES?.includes('api') ?? true) && keys.keys.length === 0 && keys.problems.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'is required when NODE_ENV=production: without it the API would be an open mail relay. Run `npm run apikey` and set API_KEYS=sha256:<hex> (comma-separated for several keys)' });
     }
   })
   // From here on API_KEYS holds only hashes, plain development keys included.
   .transform((c) => ({
     ...c,
+    ROLES: c.ROLES ?? (c.RELIABILITY_SCHEME === 'delayed-check' ? ['api', 'listener', 'job', 'callback'] : ['api', 'listener', 'job']),
+    CALLBACK_DATABASE_URL: c.CALLBACK_DATABASE_URL ?? c.DATABASE_URL,
     API_KEYS: parseApiKeys(c.API_KEYS).keys.map((k) => `sha256:${k.hash.toString('hex')}`),
     RATE_LIMIT_PER_RECIPIENT: c.RATE_LIMIT_PER_RECIPIENT ?? (c.NODE_ENV === 'production' ? 1_000 : 0),
   }));

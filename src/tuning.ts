@@ -111,6 +111,27 @@ export const TUNING = {
     firstRoundMs: 5_000,
   },
 
+  // ---- the delayed-check scheme (RELIABILITY_SCHEME=delayed-check; src/callback, src/jobs/resend-worker.ts)
+  callback: {
+    /** unacked checks, confirmations and resend requests per consumer: enough for full batches below */
+    prefetch: 500,
+    /** confirmations recorded together: one INSERT for many, gathered for at most 20 ms (like the listener's consumed marks) */
+    confirmBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 1 },
+    /** checks looked up together: one SELECT ... IN for the checks coming due together (they come due as the mails were sent) */
+    checkBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 2 },
+    /** a message the database could not take goes back after this pause, so an outage is not a hot loop */
+    retryLaterMs: 2_000,
+    /** confirmations are kept a day: every check of a mail comes due within MAX_TRIES x CHECK_DELAY_MS of its last publish */
+    keepMs: 24 * 3_600_000,
+    /** old confirmations are deleted this often, this many per statement */
+    pruneEveryMs: 10 * 60_000,
+    pruneBatch: 5_000,
+    /** the producer's view of the relay and the mail queue is reused this long across the resend requests of a burst */
+    contextTtlMs: 1_000,
+    /** rows read per page when an instance starts and sends a check for each row that awaits one */
+    sweepPage: 1_000,
+  },
+
   // ---- msg ids: the instance number each process leases (src/store/instance-leases.ts)
   /** an instance id is leased this long: the id of an instance that died is free again after 30 s, and a database away for less costs nothing */
   instanceLeaseMs: 30_000,

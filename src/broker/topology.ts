@@ -14,11 +14,24 @@ export interface TopologyNames {
   routingKey: string;
   /** quorum unless said otherwise (MQ_QUEUE_TYPE) */
   queueType?: QueueType;
+  /** RELIABILITY_SCHEME=delayed-check: the check messages' delay (CHECK_DELAY_MS), and with it the scheme's queues */
+  checkDelayMs?: number;
 }
 
 export const parkingExchange = (t: TopologyNames) => `${t.exchange}.parked`;
 export const parkingQueue = (t: TopologyNames) => `${t.queue}.parked`;
 export const queueTypeOf = (t: TopologyNames): QueueType => t.queueType ?? 'quorum';
+
+// The delayed-check scheme's queues, named after the mail queue so two deployments on one broker never share one.
+// A check message waits in the delay queue (one per delay: a queue's TTL is fixed, so no message waits behind a
+// longer one) and dead-letters into the check queue, where the callback service takes it; the listener's
+// confirmations go to the confirm queue; the callback's resend requests to the resend queue, for the producer.
+export const checkDelayQueue = (t: TopologyNames) => `${t.queue}.check.delay.${t.checkDelayMs ?? 0}`;
+export const checkQueue = (t: TopologyNames) => `${t.queue}.check`;
+export const confirmQueue = (t: TopologyNames) => `${t.queue}.confirm`;
+export const resendQueue = (t: TopologyNames) => `${t.queue}.resend`;
+/** what deleteTopology removes of them: the delay queue only when its delay is known */
+const schemeQueues = (t: TopologyNames) => [checkQueue(t), confirmQueue(t), resendQueue(t), ...(t.checkDelayMs === undefined ? [] : [checkDelayQueue(t)])];
 
 /** The mail queue's arguments: equal on every declaration, or the broker refuses it (PRECONDITION_FAILED). */
 export function mailQueueArguments(t: TopologyNames): Record<string, unknown> {
@@ -59,6 +72,17 @@ export async function declareTopology(ch: Channel, t: TopologyNames): Promise<vo
   await ch.bindQueue(parkingQueue(t), parkingExchange(t), '');
   await assertQueue(ch, t, t.queue, mailQueueArguments(t));
   await ch.bindQueue(t.queue, t.exchange, t.routingKey);
+  if (t.checkDelayMs === undefined) return;
+  // Published to through the default exchange (routing key = queue name), with confirms and mandatory like the mails.
+  for (const q of [checkQueue(t), confirmQueue(t), resendQueue(t)]) await assertQueue(ch, t, q, parkingArguments(t));
+  await assertQueue(ch, t, checkDelayQueue(t), {
+    ...parkingArguments(t),
+    'x-message-ttl': t.checkDelayMs,
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': checkQueue(t),
+    // a quorum queue dead-letters at least once only with reject-publish (RabbitMQ 3.10+); a classic one at most once
+    ...(queueTypeOf(t) === 'quorum' ? { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' } : {}),
+  });
 }
 
 async function assertQueue(ch: Channel, t: TopologyNames, queue: string, args: Record<string, unknown>): Promise<void> {
@@ -90,7 +114,7 @@ export async function deleteTopology(amqpUrl: string, t: TopologyNames): Promise
     // a failed delete closes its channel, so queues and exchanges get one each
     const ch = await model.createChannel();
     ch.on('error', () => undefined);
-    for (const q of [t.queue, parkingQueue(t)]) await ch.deleteQueue(q).catch(() => undefined);
+    for (const q of [t.queue, parkingQueue(t), ...schemeQueues(t)]) await ch.deleteQueue(q).catch(() => undefined);
     const ch2 = await model.createChannel();
     ch2.on('error', () => undefined);
     for (const e of [t.exchange, parkingExchange(t)]) await ch2.deleteExchange(e).catch(() => undefined);

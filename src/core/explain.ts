@@ -41,6 +41,7 @@ const SIDE: Record<FailureKind, DescribedFailure['side']> = {
   'confirm-timeout': 'broker',
   'no-confirm': 'job',
   'not-consumed': 'job',
+  unconfirmed: 'job',
   'lease-lost': 'job',
   'tries-exhausted': 'job',
   'smtp-transient': 'smtp',

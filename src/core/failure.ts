@@ -11,6 +11,7 @@ export const FAILURE_KINDS = {
   'confirm-timeout': 'no publisher confirm came in time',
   'no-confirm': 'no publisher confirm came within the publish grace',
   'not-consumed': 'no listener consumed it before the consumption deadline',
+  'unconfirmed': 'its check message found no confirmation from a listener (RELIABILITY_SCHEME=delayed-check)',
   // the SMTP side (src/mail/smtp-lanes.ts)
   'smtp-transient': 'the SMTP server deferred it',
   'smtp-permanent': 'the SMTP server refused it permanently',

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * A mail's fault is stored in its message as data; nothing in the domain reads it: src/faults' wrappers, wired in only
  * under DEV_FAULTS, play it at the edges (the API's publish, the SMTP send).
  */
-export const DEV_FAULTS = ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown'] as const;
+export const DEV_FAULTS = ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown', 'lose-check', 'lose-confirmation'] as const;
 export type DevFault = (typeof DEV_FAULTS)[number];
 
 const messageSchema = z.object({

@@ -55,6 +55,9 @@ export interface RedeliveryContext {
   relayDown: boolean;
   /** the mail queue has consumers and messages waiting: a mail not consumed yet is most likely still in it */
   queueBusy: boolean;
+  /** RELIABILITY_SCHEME=delayed-check: no confirm is recorded, so a `sending` row past its deadline was published with
+   * a check (a publish that failed is recorded as such): it is due like a delivered row, not like a missing confirm */
+  checked?: boolean;
 }
 
 export const CALM: RedeliveryContext = { relayDown: false, queueBusy: false };
@@ -69,8 +72,8 @@ export function planRedelivery(row: DueRow, maxTries: number, uncertainPolicy: U
   const uncertain = row.leaseExpired;
   let failure: Failure | null = null;
   if (uncertain) failure = { kind: 'lease-lost' };
-  else if (row.status === Status.sending && !row.unpublished) failure = { kind: 'no-confirm' };
-  else if (row.status === Status.delivered) {
+  else if (row.status === Status.sending && !row.unpublished && !ctx.checked) failure = { kind: 'no-confirm' };
+  else if (row.status === Status.delivered || (row.status === Status.sending && !row.unpublished)) {
     if (ctx.relayDown || ctx.queueBusy) return { action: 'postpone' };
     failure = { kind: 'not-consumed' };
   }

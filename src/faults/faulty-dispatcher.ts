@@ -8,6 +8,7 @@
 // broker returns a publish with a routing key no queue is bound to.
 import type { Logger } from '../logger';
 import type { DispatchItem } from '../services/dispatcher';
+import type { CheckPublish } from '../services/check-messages';
 import type { MailDispatch } from '../services/mail-service';
 import { faultOf } from './dev-faults';
 
@@ -15,13 +16,15 @@ export class FaultyDispatcher implements MailDispatch {
   constructor(
     private readonly inner: MailDispatch,
     private readonly logger: Logger,
+    /** RELIABILITY_SCHEME=delayed-check: a lost publish loses the mail, not its check, which finds the mail missing */
+    private readonly checks: CheckPublish | null = null,
   ) {}
 
   dispatch(item: DispatchItem): Promise<unknown> {
     const fault = faultOf(item.msg);
     if (fault === 'lose-publish') {
-      this.logger.info({ msgId: item.msgId, devFault: fault }, 'DEV_FAULTS: publish dropped; the job will find the row still sending');
-      return Promise.resolve();
+      this.logger.info({ msgId: item.msgId, devFault: fault }, this.checks ? 'DEV_FAULTS: publish dropped; its check will find no confirmation' : 'DEV_FAULTS: publish dropped; the job will find the row still sending');
+      return this.checks ? this.checks.check(item) : Promise.resolve();
     }
     if (fault === 'misroute') return this.inner.dispatch({ ...item, routingKey: `${item.routingKey}.misrouted` });
     return this.inner.dispatch(item);

@@ -5,6 +5,7 @@
 //   RedeliveryJob 'round', MailListener 'sent', WebhookJob 'attempt'); observe() below subscribes to them, in this one place;
 // - computed at scrape time from msg_log and the broker: counts by status, backlog, due rows, the oldest
 //   pending mail's age, queue depth (gauges: the same on every instance, so take max, not sum).
+import { observeChecks, type CheckParts } from './check-metrics';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { EventEmitter } from 'node:events';
 import type { PublisherEvents, Settled } from '../broker/publisher';
@@ -34,7 +35,7 @@ export interface MetricsSources {
 }
 
 /** The components whose events the counters and histograms follow (each optional: a process runs some roles only). */
-export interface ObservedParts {
+export interface ObservedParts extends CheckParts {
   /** MsgLogRepo */
   repo?: EventEmitter<RepoEvents>;
   /** Publisher */
@@ -246,6 +247,7 @@ export class Metrics {
     parts.checkBack?.on('asked', ({ outcome }) => this.checkBacks.inc({ outcome }));
     parts.retention?.on('round', (r) => this.observeRetention(r));
     parts.webhooks?.on('attempt', ({ outcome }) => this.webhookDeliveries.inc({ outcome }));
+    observeChecks(this.registry, parts);
   }
 
   /** Rows a component moved (its 'transition' events); dead ones also by whose failure made them dead. */

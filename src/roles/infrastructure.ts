@@ -17,7 +17,9 @@ import { startDevCatcher, type DevCatcher } from '../mail/dev-catcher';
 import { Metrics } from '../observability/metrics';
 import { QueueProbe } from '../observability/queue-probe';
 import { StatsReader } from '../observability/stats';
+import { CheckMessages } from '../services/check-messages';
 import { Dispatcher } from '../services/dispatcher';
+import { FaultyChecks } from '../faults/faulty-checks';
 import { MailService } from '../services/mail-service';
 import { TwoPhase } from '../services/two-phase';
 import { createPool, ensureDatabase, parseDatabaseUrl, type Pool } from '../store/db';
@@ -50,6 +52,10 @@ export class Infrastructure {
   readonly apiBusy: () => boolean;
   // A listener thread's process-wide metrics (CPU, memory) would be counted twice: the main thread reports them.
   readonly metrics = new Metrics({ defaultMetrics: isMainThread });
+  /** how long a row just published is left alone by the job: with delayed-check, its checks watch it until CONSUME_DEADLINE_MS */
+  readonly publishGraceMs: number;
+  /** RELIABILITY_SCHEME=delayed-check: the check messages, the confirmations and the resend requests; null otherwise */
+  checks: CheckMessages | null = null;
   pool!: Pool;
   prisma!: Prisma;
   repo!: MsgLogRepo;
@@ -79,7 +85,9 @@ export class Infrastructure {
     this.apiLoad = options.apiLoad ?? new ApiLoad();
     this.instanceId = options.instanceId ?? `${hostname().slice(0, 30)}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' });
-    this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY, queueType: config.MQ_QUEUE_TYPE };
+    const checked = config.RELIABILITY_SCHEME === 'delayed-check';
+    this.topology = { exchange: config.MQ_EXCHANGE, queue: config.MQ_QUEUE, routingKey: config.MQ_ROUTING_KEY, queueType: config.MQ_QUEUE_TYPE, ...(checked ? { checkDelayMs: config.CHECK_DELAY_MS } : {}) };
+    this.publishGraceMs = checked ? config.CONSUME_DEADLINE_MS : config.PUBLISH_GRACE_MS;
     this.retry = {
       maxTries: config.MAX_TRIES,
       backoff: { baseMs: config.BACKOFF_BASE_MS, maxMs: config.BACKOFF_MAX_MS, factor: config.BACKOFF_FACTOR, jitter: config.BACKOFF_JITTER },
@@ -104,7 +112,7 @@ export class Infrastructure {
     }
     this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     // With WEBHOOK_URL set, every outcome is written with its webhook events (src/store/webhook-writes.ts).
-    this.repo = new MsgLogRepo(this.pool, { publishGraceMs: c.PUBLISH_GRACE_MS, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS }, { webhooks: c.WEBHOOK_URL !== undefined });
+    this.repo = new MsgLogRepo(this.pool, { publishGraceMs: this.publishGraceMs, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS }, { webhooks: c.WEBHOOK_URL !== undefined });
     this.suppressionRepo = new SuppressionRepo(this.pool);
     this.suppressions = await new SuppressionList({ repo: this.suppressionRepo, logger: this.logger, channel: parseDatabaseUrl(c.DATABASE_URL).database }).start();
     this.relay = new RelayRepo(this.pool);
@@ -112,6 +120,7 @@ export class Infrastructure {
     this.stats = new StatsReader(this.pool, { relay: this.relay });
     this.publisherConnection = new AmqpConnection(c.AMQP_URL, 'publisher', this.logger);
     this.publisher = new Publisher({ connection: this.publisherConnection, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
+    if (this.topology.checkDelayMs !== undefined) this.checks = new CheckMessages({ publisher: this.publisher, topology: this.topology });
     this.queueProbe = new QueueProbe([this.topology.queue, parkingQueue(this.topology)], this.logger);
     this.publisherConnection.onConnect(this.queueProbe.attach);
     this.publisherConnection.onDisconnect(this.queueProbe.detach);
@@ -122,14 +131,16 @@ export class Infrastructure {
       logger: this.logger,
       apiBusy: this.apiBusy,
       maxHoldMs: Math.min(TUNING.confirmHoldMaxMs, c.PUBLISH_GRACE_MS * TUNING.confirmHoldShareOfGrace),
+      // DEV_FAULTS: lose-check drops a mail's first check (src/faults/faulty-checks.ts)
+      checks: this.checks && c.DEV_FAULTS ? new FaultyChecks(this.checks, this.logger) : (this.checks ?? undefined),
     });
     // DEV_FAULTS: the documented scenarios' publish faults (lose-publish, misroute) come from a wrapper of the API's publishes.
-    const dispatch = c.DEV_FAULTS ? new FaultyDispatcher(this.dispatcher, this.logger) : this.dispatcher;
+    const dispatch = c.DEV_FAULTS ? new FaultyDispatcher(this.dispatcher, this.logger, this.checks) : this.dispatcher;
     // msg ids' instance number: SNOWFLAKE_WORKER_ID pins one; otherwise the main thread leases one in instance_lease (it
     // logs the number taken). Listener threads make no msg ids, so they take no lease and their generator refuses.
     this.instanceLease = c.SNOWFLAKE_WORKER_ID === undefined && isMainThread ? await new InstanceLease(new InstanceLeaseRepo(this.pool), { owner: this.instanceId, logger: this.logger }).start() : null;
     const ids = this.instanceLease?.ids() ?? new MsgIdGenerator(c.SNOWFLAKE_WORKER_ID ?? (() => { throw new Error('a listener thread makes no msg ids'); }));
-    this.held = new HeldRepo(this.pool, this.repo, { publishGraceMs: c.PUBLISH_GRACE_MS });
+    this.held = new HeldRepo(this.pool, this.repo, { publishGraceMs: this.publishGraceMs });
     this.mail = new MailService({ repo: this.repo, held: this.held, dispatcher: dispatch, ids, topology: this.topology, logger: this.logger, suppressions: this.suppressions });
     this.twoPhase = new TwoPhase({ held: this.held, dispatcher: this.dispatcher, ids, topology: this.topology, prepareTimeoutMs: c.PREPARE_TIMEOUT_MS, logger: this.logger, suppressions: this.suppressions });
     return this;

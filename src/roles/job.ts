@@ -11,6 +11,11 @@ import { DuePublisher } from '../jobs/due-publisher';
 import { RedeliveryJob } from '../jobs/redelivery-job';
 import { RetentionJob } from '../jobs/retention-job';
 import { WebhookJob } from '../jobs/webhook-job';
+import { ResendWorker } from '../jobs/resend-worker';
+import { AmqpConnection } from '../broker/amqp-connection';
+import { QueueWorker } from '../broker/queue-worker';
+import { resendQueue } from '../broker/topology';
+import { ResendRepo } from '../store/resend-repo';
 import type { DispatchItem } from '../services/dispatcher';
 import { TUNING } from '../tuning';
 import type { Infrastructure } from './infrastructure';
@@ -23,6 +28,9 @@ export class JobRole implements Role {
   readonly retention: RetentionJob;
   /** null without WEBHOOK_URL */
   readonly webhooks: WebhookJob | null;
+  /** RELIABILITY_SCHEME=delayed-check: the callback service's resend requests, on a connection of its own; null otherwise */
+  readonly resends: ResendWorker | null = null;
+  private readonly resendConsumer: { connection: AmqpConnection; worker: QueueWorker } | null = null;
 
   constructor(private readonly infra: Infrastructure) {
     const c = infra.config;
@@ -55,6 +63,22 @@ export class JobRole implements Role {
     this.webhooks = c.WEBHOOK_URL
       ? new WebhookJob({ repo: infra.webhooks, url: c.WEBHOOK_URL, secret: parseSecret(c.WEBHOOK_SECRET!), timeoutMs: c.WEBHOOK_TIMEOUT_MS, retry: infra.retry, logger: infra.logger })
       : null;
+    const checks = infra.checks;
+    if (checks) {
+      this.resends = new ResendWorker({
+        resends: new ResendRepo(infra.pool, infra.publishGraceMs),
+        repo: infra.repo,
+        dispatch,
+        recheck: (m) => checks.recheck(m),
+        world: () => this.context(),
+        maxTries: c.MAX_TRIES,
+        logger: infra.logger,
+      });
+      const connection = new AmqpConnection(c.AMQP_URL, 'resend', infra.logger);
+      const resends = this.resends;
+      const worker = new QueueWorker({ connection, topology: infra.topology, queue: resendQueue(infra.topology), prefetch: TUNING.callback.prefetch, retryLaterMs: TUNING.callback.retryLaterMs, handle: (m) => resends.onRequest(m), logger: infra.logger });
+      this.resendConsumer = { connection, worker };
+    }
   }
 
   /** What the job must know before it counts a mail nobody consumed: is the relay down, is the queue still draining? */
@@ -63,7 +87,7 @@ export class JobRole implements Role {
     const depth = await this.infra.queueProbe.depth().catch(() => null);
     const queue = depth?.find((d) => d.queue === this.infra.topology.queue);
     // Unknown counts as calm: counting a try is what guarantees an end, and the rows stay rows either way.
-    return { relayDown: relay?.down ?? false, queueBusy: !!queue && queue.consumers > 0 && queue.messages > 0 };
+    return { relayDown: relay?.down ?? false, queueBusy: !!queue && queue.consumers > 0 && queue.messages > 0, checked: this.infra.checks !== null };
   }
 
   async start(): Promise<void> {
@@ -71,6 +95,13 @@ export class JobRole implements Role {
     this.checkBack.start();
     this.due.start();
     this.retention.start();
+    if (this.resendConsumer) {
+      await this.resendConsumer.connection.start();
+      void this.resends!.sweep().then(
+        (n) => n > 0 && this.infra.logger.info({ checks: n }, 'a check sent for each mail awaiting one (a process stopped between a commit and its publishes leaves some)'),
+        (err: Error) => this.infra.logger.warn({ err: err.message }, 'could not send the checks of the mails awaiting one; the job looks at them after their deadline'),
+      );
+    }
     if (this.webhooks) {
       this.webhooks.start();
       // no credentials or query string in the log: either may hold the receiver's token
@@ -84,6 +115,11 @@ export class JobRole implements Role {
   }
 
   async stop(): Promise<void> {
+    this.resends?.stop();
+    if (this.resendConsumer) {
+      await this.resendConsumer.worker.stop(TUNING.callback.retryLaterMs + 1_000);
+      await this.resendConsumer.connection.close();
+    }
     await Promise.all([this.job.stop(), this.checkBack.stop(), this.due.stop(), this.retention.stop(), this.webhooks?.stop()]);
   }
 }

@@ -11,6 +11,7 @@ import { YieldGate } from '../listener/yield-gate';
 import { CachedCheck } from '../observability/cached-check';
 import { storedFaultOf } from '../faults/dev-faults';
 import { FaultyMailer } from '../faults/faulty-mailer';
+import { FaultyConfirmations } from '../faults/faulty-checks';
 import type { RelayRepo } from '../store/relay-repo';
 import { TUNING } from '../tuning';
 import type { Infrastructure } from './infrastructure';
@@ -46,6 +47,16 @@ export class ListenerRole implements Role {
       uncertainPolicy: c.UNCERTAIN_POLICY,
       logger: log,
     });
+    // RELIABILITY_SCHEME=delayed-check: a mail found final is confirmed to the callback service, in the background (a
+    // confirmation lost costs a resend request the producer declines: the row says the mail is final).
+    if (deps.checks) {
+      const confirmations = c.DEV_FAULTS ? new FaultyConfirmations(deps.checks, storedFaultOf(deps.repo), log) : deps.checks;
+      this.listener.on('final', (msgId, outcome) => {
+        void confirmations.confirm({ msgId, outcome }).then((o) => {
+          if (!o.ok) log.warn({ msgId, reason: o.reason }, 'confirmation not published; the check will ask, and the producer will find the mail final');
+        });
+      });
+    }
     this.connection = new AmqpConnection(c.AMQP_URL, 'consumer', log);
     const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: deps.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: TUNING.yieldPollMs }) : undefined;
     this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: TUNING.retryLaterMs, logger: log, gate });

@@ -6,6 +6,7 @@ import { decideFailure, type RetryPolicy } from '../core/retry';
 import { Status } from '../core/status';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
+import type { CheckPublish } from './check-messages';
 import { DeliveredMarks } from './delivered-marks';
 import { TUNING } from '../tuning';
 
@@ -39,6 +40,11 @@ export class Dispatcher {
       apiBusy?: () => boolean;
       /** how long a confirm may wait for a busy API before it is recorded anyway */
       maxHoldMs?: number;
+      /**
+       * RELIABILITY_SCHEME=delayed-check: every publish of a mail is preceded by its check message, and a confirm is
+       * not recorded (the row stays `sending`; the check finds out whether a listener got the mail)
+       */
+      checks?: CheckPublish;
     },
   ) {
     // Confirms arrive in streams; one UPDATE ... IN (...) records many of them, gathered for 20 ms: fewer, larger
@@ -58,14 +64,21 @@ export class Dispatcher {
    * it alone for the publish grace, and a late mark cannot undo a later state).
    */
   async dispatch(item: DispatchItem): Promise<PublishOutcome> {
+    const { checks } = this.deps;
+    // The check first, on the same channel: a process killed between the two leaves a check that finds the mail missing.
+    const checked = checks?.check(item);
     const outcome = await this.deps.publisher.publish({
       msgId: item.msgId,
       exchange: item.exchange,
       routingKey: item.routingKey,
       body: Buffer.from(item.msg),
     });
+    const check = await checked;
+    // The mail is in the queue without its check: only the job's deadline would find it lost (CONSUME_DEADLINE_MS).
+    if (check && !check.ok && outcome.ok) this.deps.logger.warn({ msgId: item.msgId, reason: check.reason }, 'check message not published; the job looks at the mail after its deadline');
     try {
-      if (outcome.ok) this.delivered.add(item.msgId, item.tryCount);
+      if (outcome.ok && !checks) this.delivered.add(item.msgId, item.tryCount);
+      else if (outcome.ok) return outcome;
       else await this.recordFailure(item, { kind: PUBLISH_KINDS[outcome.reason], detail: outcome.detail });
     } catch (err) {
       // The row keeps its next_try_time, so the job will look at it again: nothing is lost.
