@@ -3,6 +3,7 @@
 // settings they need, then stops it: nothing to set up by hand.
 //
 //   npm run scenarios
+//   RELIABILITY_SCHEME=delayed-check npm run scenarios      (the same scenarios in the other reliability scheme)
 //
 // The app gets its own database (mail_dispatch_scenarios on the server of DATABASE_URL) and its own exchange and
 // queues (scenarios.mail.*), so a development app and its mails are left alone; an SMTP server of the script's own
@@ -26,6 +27,8 @@ const SCENARIO_SETTINGS = {
   REDELIVERY_CRON: '*/1 * * * * *',
   CHECKBACK_ALLOWED_HOSTS: '127.0.0.1',
   PREPARE_TIMEOUT_MS: '5000',
+  // RELIABILITY_SCHEME=delayed-check (set in the environment): a lost publish is found by its check this soon
+  CHECK_DELAY_MS: '2000',
 };
 
 async function freePort() {
@@ -87,7 +90,7 @@ async function main() {
   env.WEBHOOK_URL = `http://127.0.0.1:${env.PORT}/dev/webhooks`;
   let app;
   try {
-    console.log(`scenarios: starting the app on ${env.PORT} (database ${new URL(env.DATABASE_URL).pathname.slice(1)}, queue ${env.MQ_QUEUE})`);
+    console.log(`scenarios: starting the app on ${env.PORT} (database ${new URL(env.DATABASE_URL).pathname.slice(1)}, queue ${env.MQ_QUEUE}, RELIABILITY_SCHEME ${env.RELIABILITY_SCHEME ?? 'msg-log'})`);
     app = await startApp(env);
     const problem = await preflight({ baseUrl: app.url });
     if (problem) throw new Error(problem);

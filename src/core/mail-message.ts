@@ -9,6 +9,11 @@ import { z } from 'zod';
 export const DEV_FAULTS = ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown', 'lose-check', 'lose-confirmation'] as const;
 export type DevFault = (typeof DEV_FAULTS)[number];
 
+/** The faults a scheme can play: lose-check and lose-confirmation drop messages only RELIABILITY_SCHEME=delayed-check sends. */
+export function devFaultsOf(scheme: 'msg-log' | 'delayed-check' = 'msg-log'): readonly DevFault[] {
+  return scheme === 'delayed-check' ? DEV_FAULTS : DEV_FAULTS.filter((f) => f !== 'lose-check' && f !== 'lose-confirmation');
+}
+
 const messageSchema = z.object({
   msgId: z.string().regex(/^\d{1,20}$/),
   subject: z.string(),

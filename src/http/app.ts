@@ -26,6 +26,8 @@ export interface HttpDeps {
   maxRecipients: number;
   maxTries: number;
   devFaults: boolean;
+  /** RELIABILITY_SCHEME: which faults X-Dev-Fault may name */
+  scheme?: 'msg-log' | 'delayed-check';
   /** database, broker and SMTP reachable */
   readiness: () => Promise<Record<string, boolean>>;
   /** the relay as the listeners see it: down since when, and why */

@@ -171,7 +171,7 @@ export function openApiDocument(): Json {
               name: 'X-Dev-Fault',
               in: 'header',
               required: false,
-              description: `Development only (the process must run with DEV_FAULTS=true): plays one of the documented failures.`,
+              description: `Development only (the process must run with DEV_FAULTS=true): plays one of the documented failures. lose-check and lose-confirmation only with RELIABILITY_SCHEME=delayed-check.`,
               schema: { type: 'string', enum: [...DEV_FAULTS] },
             },
             idempotencyKeyParam,
@@ -637,6 +637,7 @@ export function openApiDocument(): Json {
             devFaults: { type: 'array', items: { enum: [...DEV_FAULTS] }, description: 'faults the send form may offer (empty unless DEV_FAULTS=true)' },
             bulkRetry: { type: 'object', properties: { maxPerRequest: { type: 'integer' }, perMinute: { type: 'integer' } } },
             webhooks: { type: 'boolean', description: 'WEBHOOK_URL is set: the dashboard shows its Webhooks panel' },
+            scheme: { enum: ['msg-log', 'delayed-check'], description: 'RELIABILITY_SCHEME: how a lost mail is found' },
           },
         },
         BulkRetryRequest: {

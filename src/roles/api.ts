@@ -39,6 +39,7 @@ export class ApiRole implements Role {
       maxRecipients: c.MAX_RECIPIENTS,
       maxTries: c.MAX_TRIES,
       devFaults: c.DEV_FAULTS,
+      scheme: c.RELIABILITY_SCHEME,
       readiness,
       relay: () => infra.relay.state(),
       logger: infra.logger,
@@ -58,6 +59,7 @@ export class ApiRole implements Role {
         logger: infra.logger,
         webhooks: infra.webhooks,
         webhooksEnabled: c.WEBHOOK_URL !== undefined,
+        scheme: c.RELIABILITY_SCHEME,
       },
     });
   }

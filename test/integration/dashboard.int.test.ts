@@ -223,7 +223,7 @@ describe('the dashboard API and the transition history', () => {
   test('/api/info tells the page which dev faults the send form may offer, and whether to show the Webhooks panel', async () => {
     const res = await request(app.url).get('/api/info');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ maxTries: 3, devFaults: ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown'], bulkRetry: { maxPerRequest: 1000, perMinute: 5 }, webhooks: false });
+    expect(res.body).toEqual({ maxTries: 3, devFaults: ['lose-publish', 'misroute', 'smtp-fail', 'smtp-reject', 'smtp-unknown'], bulkRetry: { maxPerRequest: 1000, perMinute: 5 }, webhooks: false, scheme: 'msg-log' });
   });
 
   test('the dashboard page and its assets are served from the app with a strict content security policy', async () => {

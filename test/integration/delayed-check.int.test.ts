@@ -102,6 +102,17 @@ describe('the delayed-check scheme', () => {
     await app.stop();
   });
 
+  test('the faults that drop check messages and confirmations are offered and accepted only in this scheme', async () => {
+    const checked = await f.startApp({ roles: 'api' });
+    expect((await request(checked.url).get('/api/info').expect(200)).body).toMatchObject({ scheme: 'delayed-check', devFaults: expect.arrayContaining(['lose-check', 'lose-confirmation']) });
+    const logged = await f.startApp({ roles: 'api', env: { ...SCHEME, RELIABILITY_SCHEME: 'msg-log' } });
+    expect((await request(logged.url).get('/api/info').expect(200)).body.devFaults).not.toContain('lose-check');
+    const res = await request(logged.url).post('/mail/send').set('x-dev-fault', 'lose-check').send({ subject: 's', content: 'c', tos: 'a@example.com' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ field: 'X-Dev-Fault', message: 'played only with RELIABILITY_SCHEME=delayed-check' }]);
+    await Promise.all([checked.stop(), logged.stop()]);
+  });
+
   test('the callback service keeps its table in a database of its own when CALLBACK_DATABASE_URL says so', async () => {
     const own: TestDb = await createTestDb(undefined, 'mdcallback');
     try {

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { startFixture, type Fixture } from '../support/fixture';
+import { uniqueTopology } from '../support/services';
 
 function run(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -25,7 +26,8 @@ describe('the Postman collection', () => {
   let f: Fixture<'none'>;
 
   beforeAll(async () => {
-    f = await startFixture({ app: false, sink: 'none', env: SCENARIO_ENV });
+    // the delay queue of RELIABILITY_SCHEME=delayed-check is named after scripts/scenarios.mjs's CHECK_DELAY_MS
+    f = await startFixture({ app: false, sink: 'none', env: SCENARIO_ENV, topology: { ...uniqueTopology(), checkDelayMs: 2_000 } });
   });
 
   afterAll(() => f?.stop());
@@ -46,6 +48,16 @@ describe('the Postman collection', () => {
     expect(output).toMatch(/^scenarios: all \d+ assertion\(s\) passed$/m);
     // nothing for the reader to wonder about, on any supported Node (newman's own DEP0176 on Node 24 included)
     expect(output).not.toMatch(/Warning/);
+    expect(code).toBe(0);
+  }, 180_000);
+
+  test('RELIABILITY_SCHEME=delayed-check npm run scenarios runs the same collection in the other reliability scheme, every assertion passing', async () => {
+    const { code, output } = await run('scenarios.mjs', { RELIABILITY_SCHEME: 'delayed-check', DATABASE_URL: f.db.url, MQ_EXCHANGE: f.topology.exchange, MQ_QUEUE: f.topology.queue, MQ_ROUTING_KEY: f.topology.routingKey });
+    if (code !== 0) process.stderr.write(output);
+    expect(output).toMatch(/RELIABILITY_SCHEME delayed-check/);
+    expect(output).toMatch(/Scenario 2a - poll until consumed/);
+    expect(output).toMatch(/Suppressions - after the lift a mail to the address is accepted again/);
+    expect(output).toMatch(/^scenarios: all \d+ assertion\(s\) passed$/m);
     expect(code).toBe(0);
   }, 180_000);
 

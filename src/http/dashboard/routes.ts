@@ -7,7 +7,7 @@
 // them from app.router.stack.
 import type { ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { DEV_FAULTS } from '../../core/mail-message';
+import { devFaultsOf } from '../../core/mail-message';
 import { safeTimeZone } from '../../core/explain';
 import { isStatusName, Status } from '../../core/status';
 import { AppError } from '../../errors';
@@ -40,6 +40,8 @@ export interface DashboardDeps {
   webhooks?: WebhookRepo;
   /** WEBHOOK_URL is set: the dashboard shows its Webhooks panel */
   webhooksEnabled?: boolean;
+  /** RELIABILITY_SCHEME, shown in the dashboard's header */
+  scheme?: 'msg-log' | 'delayed-check';
   /** bulk retries: at most `perMinute` real runs per minute per process, each of at most `maxPerRequest` mails */
   bulkRetry?: { perMinute?: number; maxPerRequest?: number; dryRunsPerMinute?: number };
 }
@@ -96,9 +98,10 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
   router.get('/api/info', (_req, res) => {
     res.json({
       maxTries: deps.maxTries,
-      devFaults: deps.devFaults ? [...DEV_FAULTS] : [],
+      devFaults: deps.devFaults ? [...devFaultsOf(deps.scheme)] : [],
       bulkRetry: { maxPerRequest, perMinute: bulkLimit.max },
       webhooks: deps.webhooksEnabled ?? false,
+      scheme: deps.scheme ?? 'msg-log',
     });
   });
 

@@ -539,6 +539,14 @@
       state.info = await api('/api/info');
       window.mailDashboard.info = state.info;
       document.dispatchEvent(new CustomEvent('dashboard:info', { detail: state.info }));
+      if (state.info.scheme) {
+        const scheme = $('#scheme');
+        scheme.textContent = state.info.scheme === 'delayed-check' ? 'delayed checks' : 'status log';
+        scheme.title = state.info.scheme === 'delayed-check'
+          ? 'RELIABILITY_SCHEME=delayed-check: a lost mail is found by its check message and the callback service; mails stay "sending" until consumed'
+          : 'RELIABILITY_SCHEME=msg-log: a lost mail is found by the re-delivery job from its status row';
+        scheme.hidden = false;
+      }
       const faults = state.info.devFaults || [];
       if (faults.length) {
         $('#send-fault-label').hidden = false;
