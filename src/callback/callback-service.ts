@@ -5,13 +5,16 @@
 // its database may be another (CALLBACK_DATABASE_URL), and the producer decides what a missing confirmation means.
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
-import type { WorkerVerdict } from '../broker/queue-worker';
+import type { Settlement } from '../broker/queue-worker';
 import type { PublishOutcome } from '../broker/publisher';
 import { decodeCheck, decodeConfirmation, type Confirmation, type ResendRequest } from '../core/delayed-check';
 import type { Logger } from '../logger';
 import { Batcher } from '../store/batcher';
 import type { CallbackRepo } from '../store/callback-repo';
 import { TUNING } from '../tuning';
+
+/** the database or the broker did not answer: the message goes back after a pause */
+const RETRY_LATER: Settlement = { requeueAfterMs: TUNING.callback.retryLaterMs };
 
 export interface CallbackEvents {
   /** confirmations recorded */
@@ -37,7 +40,7 @@ export class CallbackService extends EventEmitter<CallbackEvents> {
   }
 
   /** A listener's confirmation: recorded (once; a second is a no-op), then acked. */
-  async onConfirmation(msg: ConsumeMessage): Promise<WorkerVerdict> {
+  async onConfirmation(msg: ConsumeMessage): Promise<Settlement> {
     const c = decodeConfirmation(msg.content);
     if (!c) return this.dropped(msg, 'confirmation');
     await this.confirmations.add(c);
@@ -45,7 +48,7 @@ export class CallbackService extends EventEmitter<CallbackEvents> {
   }
 
   /** A check come due: acked once its mail is known confirmed, or once the producer was asked (confirmed) to resend. */
-  async onCheck(msg: ConsumeMessage): Promise<WorkerVerdict> {
+  async onCheck(msg: ConsumeMessage): Promise<Settlement> {
     const check = decodeCheck(msg.content);
     if (!check) return this.dropped(msg, 'check');
     if (await this.lookups.add(check.msgId)) {
@@ -53,14 +56,14 @@ export class CallbackService extends EventEmitter<CallbackEvents> {
       return 'ack';
     }
     const asked = await this.deps.resend(check);
-    if (!asked.ok) return 'retry-later';
+    if (!asked.ok) return RETRY_LATER;
     this.emit('checked', 'resend');
     this.deps.logger.info({ msgId: check.msgId, tryCount: check.tryCount }, 'no confirmation when the check came due; resend asked for');
     return 'ack';
   }
 
   /** A message that names no mail cannot be acted on; it is dropped, not left to loop. */
-  private dropped(msg: ConsumeMessage, what: string): WorkerVerdict {
+  private dropped(msg: ConsumeMessage, what: string): Settlement {
     this.deps.logger.warn({ messageId: msg.properties.messageId, bytes: msg.content.length }, `not a ${what} message; dropped`);
     return 'ack';
   }

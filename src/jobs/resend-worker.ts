@@ -6,7 +6,7 @@
 // leaves rows nobody else would check before the job's deadline.
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
-import type { WorkerVerdict } from '../broker/queue-worker';
+import type { Settlement } from '../broker/queue-worker';
 import { decodeCheck, planResend, type CheckMessage, type ResendContext, type ResendPlan } from '../core/delayed-check';
 import type { Failure } from '../core/failure';
 import { Status } from '../core/status';
@@ -16,6 +16,9 @@ import type { DispatchItem } from '../services/dispatcher';
 import type { MsgLogRepo } from '../store/msg-log-repo';
 import type { ResendRepo } from '../store/resend-repo';
 import { TUNING } from '../tuning';
+
+/** the database or the broker did not answer: the message goes back after a pause */
+const RETRY_LATER: Settlement = { requeueAfterMs: TUNING.callback.retryLaterMs };
 
 export interface ResendEvents {
   /** a resend request answered, by what was done */
@@ -40,7 +43,7 @@ export class ResendWorker extends EventEmitter<ResendEvents> {
     super();
   }
 
-  async onRequest(msg: ConsumeMessage): Promise<WorkerVerdict> {
+  async onRequest(msg: ConsumeMessage): Promise<Settlement> {
     const req = decodeCheck(msg.content);
     if (!req) {
       this.deps.logger.warn({ messageId: msg.properties.messageId }, 'not a resend request; dropped');
@@ -52,7 +55,7 @@ export class ResendWorker extends EventEmitter<ResendEvents> {
     const failure: Failure = { kind: 'unconfirmed', detail: `try ${req.tryCount}` };
     switch (plan.action) {
       case 'recheck':
-        if (!(await this.deps.recheck(req)).ok) return 'retry-later';
+        if (!(await this.deps.recheck(req)).ok) return RETRY_LATER;
         break;
       case 'resend':
         // counted first, guarded by the try count: of two requests for one publish, one resends
