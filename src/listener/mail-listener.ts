@@ -180,6 +180,7 @@ export class MailListener extends EventEmitter<ListenerEvents> {
       return { action: 'ack', outcome: 'skipped' };
     }
     for (const s of suppress) this.deps.suppressions?.note(s.address);
+    if (claim.suppressed.length) this.emit('suppressed', claim.suppressed.length);
     const refused = results.filter((r) => r.state !== 'accepted').map((r) => ({ to: r.recipient, state: r.state, code: r.failure?.code }));
     if (suppress.length) log.warn({ addresses: suppress.map((s) => s.address) }, 'recipients suppressed: refused as unknown, not sent to again until lifted');
     const fields = { smtpMs, tryCount: decision.tryCount, retryInMs: decision.delayMs, refused, uncertain };

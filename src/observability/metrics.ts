@@ -98,8 +98,8 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.recipients = new Counter({ name: 'mail_recipients_total', help: 'recipients the relay answered for, by state (accepted, deferred: 4xx, bounced: 5xx)', labelNames: ['state'], registers });
-    for (const state of ['accepted', 'deferred', 'bounced']) this.recipients.inc({ state }, 0);
+    this.recipients = new Counter({ name: 'mail_recipients_total', help: 'recipients the relay answered for, by state (accepted, deferred: 4xx, bounced: 5xx), and those left out as suppressed', labelNames: ['state'], registers });
+    for (const state of ['accepted', 'deferred', 'bounced', 'suppressed']) this.recipients.inc({ state }, 0);
     this.redeliveryRound = new Histogram({
       name: 'mail_redelivery_round_seconds',
       help: 'duration of one re-delivery round of the job (claim due rows, re-publish, wait for confirms)',
@@ -108,7 +108,7 @@ export class Metrics {
     });
     this.checkBacks = new Counter({ name: 'mail_check_backs_total', help: 'prepared mails settled by the job after PREPARE_TIMEOUT_MS, by outcome (committed, cancelled, undecided, dead, expired)', labelNames: ['outcome'], registers });
     this.retentionDeleted = new Counter({ name: 'mail_retention_deleted_total', help: 'rows retention deleted (finished mails older than RETENTION_DAYS, with their history and recipients), by table', labelNames: ['table'], registers });
-    for (const table of ['msg_log', 'msg_event', 'msg_recipient']) this.retentionDeleted.inc({ table }, 0);
+    for (const table of ['msg_log', 'msg_event', 'msg_recipient', 'webhook_event']) this.retentionDeleted.inc({ table }, 0);
     this.retentionRounds = new Counter({ name: 'mail_retention_rounds_total', help: 'retention rounds, by result (ran, off, failed)', labelNames: ['result'], registers });
     this.webhookDeliveries = new Counter({
       name: 'mail_webhook_deliveries_total',
@@ -244,6 +244,7 @@ export class Metrics {
     parts.publisher?.on('settled', (s) => this.observePublish(s));
     parts.job?.on('round', (r) => this.observeRound(r));
     parts.listener?.on('sent', (r) => this.observeSend(r));
+    parts.listener?.on('suppressed', (n) => this.recipients.inc({ state: 'suppressed' }, n));
     parts.checkBack?.on('asked', ({ outcome }) => this.checkBacks.inc({ outcome }));
     parts.retention?.on('round', (r) => this.observeRetention(r));
     parts.webhooks?.on('attempt', ({ outcome }) => this.webhookDeliveries.inc({ outcome }));

@@ -48,6 +48,8 @@ describe('the suppression list', () => {
     expect(recipients.find((r) => r.address === 'buyer@example.com')).toMatchObject({ state: 'accepted' });
     expect(f.sink.rcptAttempts.filter((a) => a.to.toLowerCase() === 'gone@example.com')).toHaveLength(attemptsBefore);
     expect(f.sink.received.filter((m) => m.msgId === second.body.msgId).map((m) => m.to)).toEqual([['buyer@example.com']]);
+    // counted with the relay's answers, as left out
+    expect((await request(f.app.url).get('/metrics')).text).toMatch(/^mail_recipients_total\{state="suppressed"\} 1$/m);
   });
 
   test('a mail whose every recipient is suppressed is refused with 422 and nothing is stored; in a batch only that mail is refused', async () => {
