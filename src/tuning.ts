@@ -115,6 +115,8 @@ export const TUNING = {
   callback: {
     /** unacked checks, confirmations and resend requests per consumer: enough for full batches below */
     prefetch: 500,
+    /** a listener's confirmations of the deliveries it took in hand: one message for those of a 20 ms window */
+    receiptBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 2 },
     /** confirmations recorded together: one INSERT for many, gathered for at most 20 ms (like the listener's consumed marks) */
     confirmBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 1 },
     /** checks looked up together: one SELECT ... IN for the checks coming due together (they come due as the mails were sent) */

@@ -1,6 +1,7 @@
 // npm run bench: end-to-end figures of the app, the SMTP stage alone and (where it is present) the BullMQ peer,
 // measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
 //   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10 (at half the measured peak, or SOAK_RATE)] [--cluster]
+// --schemes [--lost-mails 5]: RELIABILITY_SCHEME=msg-log and =delayed-check side by side with the peer (scripts/bench/schemes.ts).
 // --cluster: the app on the three local RabbitMQ nodes of scripts/cluster.sh (started if down) instead of AMQP_URL.
 // The queue type is the app's default (quorum) unless MQ_QUEUE_TYPE says otherwise.
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import { backlogRun, historyRun } from './bench-rounds';
 import { appLogSummary, type AppLogSummary, cpuMs, cpuSplit, freePort, peakRssMb, rssMb, rssProfile, waitFor, writesCounter } from './bench-util';
 import { smtpStage } from './smtp-stage';
 import { startPeer } from './peer';
+import { schemesRun } from './schemes';
 import { deleteTopology } from '../../src/broker/topology';
 import { createPool, dropDatabase, ensureDatabase } from '../../src/store/db';
 
@@ -37,6 +39,8 @@ const { values: opt } = parseArgs({
     'soak-minutes': { type: 'string' },
     runs: { type: 'string', default: '1' },
     cluster: { type: 'boolean', default: false },
+    schemes: { type: 'boolean', default: false },
+    'lost-mails': { type: 'string', default: '5' },
   },
 });
 const N = Number(opt.n);
@@ -127,7 +131,10 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
   const name = `mail_bench_${Date.now().toString(36)}`;
   // what the app really uses (a round may bring its own database and names), so stop() removes exactly that
   const dbUrl = env.DATABASE_URL ?? `${SERVER}/${name}`;
-  const topology = { exchange: env.MQ_EXCHANGE ?? `${name}.exchange`, queue: env.MQ_QUEUE ?? `${name}.queue`, routingKey: env.MQ_ROUTING_KEY ?? `${name}.key` };
+  const setting = (k: string) => env[k] ?? process.env[k];
+  // with RELIABILITY_SCHEME=delayed-check, its delay queue too (named after CHECK_DELAY_MS, src/config.ts's default)
+  const checkDelayMs = setting('RELIABILITY_SCHEME') === 'delayed-check' ? Number(setting('CHECK_DELAY_MS') || 30_000) : undefined;
+  const topology = { exchange: env.MQ_EXCHANGE ?? `${name}.exchange`, queue: env.MQ_QUEUE ?? `${name}.queue`, routingKey: env.MQ_ROUTING_KEY ?? `${name}.key`, checkDelayMs };
   // The compiled app, as it runs in production (docker/Dockerfile's CMD; one process: what /proc shows for this pid is
   // all of it), at the default log level: every mail logs 'mail accepted' and 'mail consumed' into the pipe.
   const log = logCollector(name);
@@ -154,15 +161,23 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
   });
   closeSync(log.fd); // the app holds the pipe's only writing end: cat ends when the app does
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('the app to be ready', async () => (await fetch(`${url}/ready`, { headers: AUTH }).catch(() => null))?.status === 200, 60_000);
+  await waitFor('the app to be ready', async () => (await fetch(`${url}/ready`, { headers: AUTH }).catch(() => null))?.status === 200, 60_000).catch(async (err) => {
+    proc.kill('SIGKILL'); // an app that never got ready is not left running
+    await log.done().catch(() => undefined);
+    throw err;
+  });
   const app: App = {
     url,
     proc,
     dbUrl,
     logCollectorPid: log.pid,
     stop: async () => {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      // an app that already exited (a signal to the whole group) has nothing to wait for
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exit = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exit;
+      }
       app.log = await log.done();
       await dropDatabase(dbUrl).catch(() => undefined);
       await deleteTopology(AMQP_URL, topology).catch(() => undefined);
@@ -322,6 +337,23 @@ async function main(): Promise<void> {
       out.backlog = await backlogRun({ dbUrl, rows: Number(opt.backlog), sink, startApp: (env) => startApp(sink, { ...env, DATABASE_URL: dbUrl }) });
       const ratio = (out.backlog as { mailsPerSec: number }).mailsPerSec / (out.smtpStage as { mailsPerSec: number }).mailsPerSec;
       out.backlogVsSmtpStage = Number(ratio.toFixed(2));
+    } else if (opt.schemes) {
+      if (opt.cluster) throw new Error('--schemes counts broker messages on the local node only: not with --cluster');
+      const peerDir = process.env.PEER_DIR ?? path.resolve(ROOT, '../shared/peer');
+      out.schemes = await schemesRun({
+        server: SERVER,
+        amqpUrl: AMQP_URL,
+        n: N,
+        warmup: Number(opt.warmup),
+        runs: RUNS,
+        lostMails: Number(opt['lost-mails']),
+        auth: AUTH,
+        startApp: (env) => startApp(sink, env),
+        load: (url, n, done) => load(url, n, sink, done),
+        startPeer: !opt['no-peer'] && existsSync(path.join(peerDir, 'bullmq-app.mjs')) ? () => startPeer(peerDir, sink.smtpPort) : undefined,
+        smtpStageMailsPerSec: (out.smtpStage as { mailsPerSec: number }).mailsPerSec,
+        sink: sink.proc,
+      });
     } else if (opt['soak-minutes']) {
       // Half the peak of this machine as it is now, unless SOAK_RATE says otherwise: a fixed rate overloads a slow day.
       const peak = process.env.SOAK_RATE ? undefined : (await benchApp(sink)).endToEndPerSec;
@@ -345,7 +377,8 @@ async function main(): Promise<void> {
   } finally {
     sink.proc.kill();
   }
-  console.log(JSON.stringify(out, null, 2));
+  // --schemes: its table is printed above; the results on one line, to paste from
+  console.log(opt.schemes ? JSON.stringify(out) : JSON.stringify(out, null, 2));
 }
 
 main().then(

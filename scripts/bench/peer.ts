@@ -16,7 +16,10 @@ export async function startPeer(peerDir: string, smtpPort: number) {
   const port = await freePort();
   const proc = spawn(process.execPath, ['bullmq-app.mjs'], { cwd: dir, env: { ...process.env, PORT: String(port), SMTP_PORT: String(smtpPort) }, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('the peer to answer', async () => (await fetch(`${url}/mail/send`, { method: 'POST' }).catch(() => null)) !== null, 30_000);
+  await waitFor('the peer to answer', async () => (await fetch(`${url}/mail/send`, { method: 'POST' }).catch(() => null)) !== null, 30_000).catch((err) => {
+    proc.kill('SIGKILL'); // a peer that never answered is not left running
+    throw err;
+  });
   return {
     url,
     proc,

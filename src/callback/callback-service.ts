@@ -1,13 +1,14 @@
 // The callback service of the delayed-check scheme (RELIABILITY_SCHEME=delayed-check; the `callback` role). It records
-// the listeners' confirmations in its own table, and when a mail's check message comes due it looks for the mail's
-// confirmation: found, the mail needs nothing more; missing, it asks the producer to send again (a resend request
+// the listeners' confirmations in its own table, and when a mail's check message comes due it looks for a confirmation
+// of that try: found, a listener has had the mail in hand and the claim, its lease and the job's deadline answer for it;
+// missing, it asks the producer to send again (a resend request
 // on the resend queue, which the producer's job role consumes: src/jobs/resend-worker.ts). It never reads msg_log:
 // its database may be another (CALLBACK_DATABASE_URL), and the producer decides what a missing confirmation means.
 import { EventEmitter } from 'node:events';
 import type { ConsumeMessage } from 'amqplib';
 import type { Settlement } from '../broker/queue-worker';
 import type { PublishOutcome } from '../broker/publisher';
-import { decodeCheck, decodeConfirmation, type Confirmation, type ResendRequest } from '../core/delayed-check';
+import { decodeCheck, decodeConfirmations, type Confirmation, type ResendRequest } from '../core/delayed-check';
 import type { Logger } from '../logger';
 import { Batcher } from '../store/batcher';
 import type { CallbackRepo } from '../store/callback-repo';
@@ -17,7 +18,7 @@ import { TUNING } from '../tuning';
 const RETRY_LATER: Settlement = { requeueAfterMs: TUNING.callback.retryLaterMs };
 
 export interface CallbackEvents {
-  /** confirmations recorded */
+  /** confirmations recorded (one per delivery a listener took in hand) */
   confirmed: [n: number];
   /** a check came due: its mail was confirmed, or a resend was asked for */
   checked: [verdict: 'confirmed' | 'resend'];
@@ -25,7 +26,7 @@ export interface CallbackEvents {
 
 export class CallbackService extends EventEmitter<CallbackEvents> {
   private readonly confirmations: Batcher<Confirmation>;
-  private readonly lookups: Batcher<string, boolean>;
+  private readonly lookups: Batcher<string, number | null>;
 
   constructor(private readonly deps: { repo: CallbackRepo; resend: (r: ResendRequest) => Promise<PublishOutcome>; logger: Logger }) {
     super();
@@ -39,11 +40,11 @@ export class CallbackService extends EventEmitter<CallbackEvents> {
     this.lookups = new Batcher({ ...TUNING.callback.checkBatch, flush: (ids) => deps.repo.confirmed(ids) });
   }
 
-  /** A listener's confirmation: recorded (once; a second is a no-op), then acked. */
+  /** A listener's confirmations: recorded (a second of the same try is a no-op), then acked. */
   async onConfirmation(msg: ConsumeMessage): Promise<Settlement> {
-    const c = decodeConfirmation(msg.content);
-    if (!c) return this.dropped(msg, 'confirmation');
-    await this.confirmations.add(c);
+    const cs = decodeConfirmations(msg.content);
+    if (!cs) return this.dropped(msg, 'confirmation');
+    await Promise.all(cs.map((c) => this.confirmations.add(c)));
     return 'ack';
   }
 
@@ -51,7 +52,8 @@ export class CallbackService extends EventEmitter<CallbackEvents> {
   async onCheck(msg: ConsumeMessage): Promise<Settlement> {
     const check = decodeCheck(msg.content);
     if (!check) return this.dropped(msg, 'check');
-    if (await this.lookups.add(check.msgId)) {
+    const confirmedTry = await this.lookups.add(check.msgId);
+    if (confirmedTry !== null && confirmedTry >= check.tryCount) {
       this.emit('checked', 'confirmed');
       return 'ack';
     }

@@ -1,11 +1,13 @@
 // The delayed-check scheme (RELIABILITY_SCHEME=delayed-check), its pure part: the three small messages it adds to a
 // mail's life, and what the producer does when the callback service asks it to send a mail again.
 //
-//   API      -> check message (msgId, tryCount), delayed CHECK_DELAY_MS    -> callback service
-//   listener -> confirmation (msgId, outcome), once the mail is final     -> callback service
-//   callback -> resend request (msgId, tryCount): a check found no confirmation -> producer (the job role)
+//   API      -> check message (msgId, tryCount), delayed CHECK_DELAY_MS       -> callback service
+//   listener -> confirmations (msgId, tryCount), for the deliveries it took in hand -> callback service
+//   callback -> resend request (msgId, tryCount): a check found no confirmation   -> producer (the job role)
 //
-// Each is idempotent by msgId: a check or a request seen twice finds the same rows and does the same nothing twice.
+// A confirmation says a listener has the mail of that try in hand: from there the claim, its lease and the job's
+// deadline answer for it (docs/design.md, "Two reliability schemes"). Each message is idempotent by msgId and try: a
+// check or a request seen twice finds the same rows and does the same nothing twice.
 import { Status } from './status';
 
 export interface CheckMessage {
@@ -17,14 +19,15 @@ export interface CheckMessage {
 /** A resend request names the publish whose check found no confirmation. */
 export type ResendRequest = CheckMessage;
 
-/** The listener recorded a final outcome: the mail needs no more checks. */
-export interface Confirmation {
-  msgId: string;
-  outcome: 'consumed' | 'dead';
-}
+/** A listener took the mail of this try in hand (the try is the publish's `x-try` header). */
+export type Confirmation = CheckMessage;
+
+/** The header that carries a publish's try count to the listener. */
+export const TRY_HEADER = 'x-try';
 
 export const encodeCheck = (m: CheckMessage): Buffer => Buffer.from(JSON.stringify({ msgId: m.msgId, tryCount: m.tryCount }));
-export const encodeConfirmation = (c: Confirmation): Buffer => Buffer.from(JSON.stringify({ msgId: c.msgId, outcome: c.outcome }));
+/** Confirmations travel many to a message: those a listener took in hand together. */
+export const encodeConfirmations = (cs: readonly Confirmation[]): Buffer => Buffer.from(JSON.stringify(cs.map((c) => [c.msgId, c.tryCount])));
 
 const isMsgId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 155;
 
@@ -38,13 +41,26 @@ export function decodeCheck(body: Buffer): CheckMessage | null {
   }
 }
 
-export function decodeConfirmation(body: Buffer): Confirmation | null {
+/** The confirmations of one message; null when the body is not a list of [msgId, tryCount] pairs. */
+export function decodeConfirmations(body: Buffer): Confirmation[] | null {
   try {
-    const v = JSON.parse(body.toString('utf8')) as Partial<Confirmation>;
-    return isMsgId(v.msgId) && (v.outcome === 'consumed' || v.outcome === 'dead') ? { msgId: v.msgId, outcome: v.outcome } : null;
+    const v = JSON.parse(body.toString('utf8')) as unknown;
+    if (!Array.isArray(v)) return null;
+    const out: Confirmation[] = [];
+    for (const c of v) {
+      if (!Array.isArray(c) || !isMsgId(c[0]) || !Number.isInteger(c[1]) || c[1] < 0) return null;
+      out.push({ msgId: c[0], tryCount: c[1] });
+    }
+    return out;
   } catch {
     return null;
   }
+}
+
+/** The try count a delivery's header names (a message published without one counts as the first try). */
+export function tryOf(headers: Record<string, unknown> | undefined): number {
+  const n = Number(headers?.[TRY_HEADER] ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
 }
 
 /** The row as the producer reads it when asked to resend. */

@@ -1,12 +1,13 @@
 // DEV_FAULTS=true only, RELIABILITY_SCHEME=delayed-check: the scenarios' lost check messages and lost confirmations,
-// played around their publishes. lose-check drops the check of a mail's first publish (try 0): the mail itself goes,
-// so only the job's deadline would notice if the mail were lost too. lose-confirmation drops a mail's first
-// confirmation in this process: its check then finds none and asks for a resend, which the producer must decline.
+// played at the edges. lose-check drops the check of a mail's first publish (try 0): the mail itself goes, so only the
+// job's deadline would notice if the mail were lost too. lose-confirmation drops the listener's confirmation of a
+// mail's first try: its check then finds none and asks for a resend, which the producer must decline.
+import type { ConsumeMessage } from 'amqplib';
 import type { PublishOutcome } from '../broker/publisher';
-import type { Confirmation } from '../core/delayed-check';
-import type { DevFault } from '../core/mail-message';
+import { tryOf } from '../core/delayed-check';
+import type { DeliveryReceipts } from '../listener/receipts';
 import type { Logger } from '../logger';
-import type { CheckPublish, ConfirmPublish } from '../services/check-messages';
+import type { CheckPublish } from '../services/check-messages';
 import type { DispatchItem } from '../services/dispatcher';
 import { faultOf } from './dev-faults';
 
@@ -27,21 +28,21 @@ export class FaultyChecks implements CheckPublish {
   }
 }
 
-export class FaultyConfirmations implements ConfirmPublish {
-  private readonly dropped = new Set<string>();
-
+export class FaultyReceipts implements DeliveryReceipts {
   constructor(
-    private readonly inner: ConfirmPublish,
-    private readonly faultOf: (msgId: string) => Promise<DevFault | undefined>,
+    private readonly inner: DeliveryReceipts,
     private readonly logger: Logger,
   ) {}
 
-  async confirm(c: Confirmation): Promise<PublishOutcome> {
-    if (!this.dropped.has(c.msgId) && (await this.faultOf(c.msgId)) === 'lose-confirmation') {
-      this.dropped.add(c.msgId);
-      this.logger.info({ msgId: c.msgId, devFault: 'lose-confirmation' }, 'DEV_FAULTS: confirmation dropped');
-      return DROPPED;
+  received(msg: ConsumeMessage): void {
+    if (tryOf(msg.properties.headers) === 0 && faultOf(msg.content.toString('utf8')) === 'lose-confirmation') {
+      this.logger.info({ msgId: msg.properties.messageId, devFault: 'lose-confirmation' }, 'DEV_FAULTS: confirmation dropped');
+      return;
     }
-    return this.inner.confirm(c);
+    this.inner.received(msg);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }

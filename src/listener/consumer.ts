@@ -7,13 +7,24 @@ import type { TopologyNames } from '../broker/topology';
 import type { Logger } from '../logger';
 import { TUNING } from '../tuning';
 import type { MailListener } from './mail-listener';
+import type { DeliveryReceipts } from './receipts';
 import type { YieldGate } from './yield-gate';
 
 export class QueueConsumer {
   private readonly worker: QueueWorker;
 
   constructor(
-    private readonly deps: { connection: AmqpConnection; listener: MailListener; topology: TopologyNames; prefetch: number; retryLaterMs: number; logger: Logger; gate?: YieldGate },
+    private readonly deps: {
+      connection: AmqpConnection;
+      listener: MailListener;
+      topology: TopologyNames;
+      prefetch: number;
+      retryLaterMs: number;
+      logger: Logger;
+      gate?: YieldGate;
+      /** RELIABILITY_SCHEME=delayed-check: told of every delivery taken in hand (src/listener/receipts.ts) */
+      receipts?: DeliveryReceipts;
+    },
   ) {
     this.worker = new QueueWorker({ ...deps, queue: deps.topology.queue, handle: (msg) => this.onMessage(msg) });
   }
@@ -42,6 +53,7 @@ export class QueueConsumer {
   }
 
   private async onMessage(msg: ConsumeMessage): Promise<Settlement> {
+    this.deps.receipts?.received(msg);
     const gate = this.deps.gate;
     await gate?.acquire();
     const verdict = await this.deps.listener.handle(msg.content).finally(() => gate?.release());

@@ -159,7 +159,6 @@ export class MailListener extends EventEmitter<ListenerEvents> {
       leases.drop(m.msgId);
       if (ok === undefined) return { action: 'retry-later', reason: 'could not record consumed' };
       log.info({ smtpMs, response: outcome.kind === 'done' ? outcome.response : undefined }, 'mail consumed');
-      this.emit('final', m.msgId, 'consumed');
       return { action: 'ack', outcome: 'consumed' };
     }
     const row = await this.persist(log, () => repo.findForListener(m.msgId));
@@ -188,7 +187,6 @@ export class MailListener extends EventEmitter<ListenerEvents> {
     else if (decision.status === Status.dead) log.warn({ ...fields, failure: decision.failure }, 'mail dead');
     else log.warn({ ...fields, failure: decision.failure }, 'mail deferred; will retry');
     const verdict = decision.status === Status.consumed ? 'consumed' : decision.status === Status.dead ? 'dead' : 'failed';
-    if (verdict !== 'failed') this.emit('final', m.msgId, verdict);
     return { action: 'ack', outcome: verdict };
   }
 

@@ -20,8 +20,6 @@ export interface ListenerEvents {
   sent: [report: SendReport];
   /** recipients left out of a send as suppressed, once their outcome is recorded */
   suppressed: [n: number];
-  /** the mail's outcome is recorded and final (RELIABILITY_SCHEME=delayed-check confirms it to the callback service) */
-  final: [msgId: string, outcome: 'consumed' | 'dead'];
 }
 
 export function reportOf(outcome: SendOutcome, ms: number): SendReport {

@@ -11,7 +11,8 @@ import { YieldGate } from '../listener/yield-gate';
 import { CachedCheck } from '../observability/cached-check';
 import { storedFaultOf } from '../faults/dev-faults';
 import { FaultyMailer } from '../faults/faulty-mailer';
-import { FaultyConfirmations } from '../faults/faulty-checks';
+import { FaultyReceipts } from '../faults/faulty-checks';
+import { Receipts, type DeliveryReceipts } from '../listener/receipts';
 import type { RelayRepo } from '../store/relay-repo';
 import { TUNING } from '../tuning';
 import type { Infrastructure } from './infrastructure';
@@ -24,6 +25,8 @@ export class ListenerRole implements Role {
   private readonly leases: LeaseKeeper;
   private readonly consumer: QueueConsumer;
   private readonly connection: AmqpConnection;
+  /** RELIABILITY_SCHEME=delayed-check: the confirmations of the deliveries taken in hand; null otherwise */
+  private readonly receipts: DeliveryReceipts | null;
 
   private constructor(
     private readonly deps: Infrastructure,
@@ -47,19 +50,12 @@ export class ListenerRole implements Role {
       uncertainPolicy: c.UNCERTAIN_POLICY,
       logger: log,
     });
-    // RELIABILITY_SCHEME=delayed-check: a mail found final is confirmed to the callback service, in the background (a
-    // confirmation lost costs a resend request the producer declines: the row says the mail is final).
-    if (deps.checks) {
-      const confirmations = c.DEV_FAULTS ? new FaultyConfirmations(deps.checks, storedFaultOf(deps.repo), log) : deps.checks;
-      this.listener.on('final', (msgId, outcome) => {
-        void confirmations.confirm({ msgId, outcome }).then((o) => {
-          if (!o.ok) log.warn({ msgId, reason: o.reason }, 'confirmation not published; the check will ask, and the producer will find the mail final');
-        });
-      });
-    }
+    // RELIABILITY_SCHEME=delayed-check: every delivery taken in hand is confirmed to the callback service
+    const receipts = deps.checks ? new Receipts({ confirmations: deps.checks, logger: log }) : null;
+    this.receipts = receipts && c.DEV_FAULTS ? new FaultyReceipts(receipts, log) : receipts;
     this.connection = new AmqpConnection(c.AMQP_URL, 'consumer', log);
     const gate = c.API_BUSY_AT > 0 ? new YieldGate({ busy: deps.apiBusy, whileBusy: c.LISTENER_YIELD_CONCURRENCY, pollMs: TUNING.yieldPollMs }) : undefined;
-    this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: TUNING.retryLaterMs, logger: log, gate });
+    this.consumer = new QueueConsumer({ connection: this.connection, listener: this.listener, topology: deps.topology, prefetch: c.MQ_PREFETCH, retryLaterMs: TUNING.retryLaterMs, logger: log, gate, receipts: this.receipts ?? undefined });
     const report = (down: boolean, failure: Parameters<RelayRepo['report']>[2]) =>
       (down ? deps.relay.report(deps.instanceId, true, failure) : deps.relay.forget(deps.instanceId)).catch((err: Error) => log.warn({ err: err.message }, 'could not record the relay state'));
     this.circuit.on('open', (failure) => {
@@ -106,6 +102,7 @@ export class ListenerRole implements Role {
     this.listener.beginStop();
     await this.consumer.stop(this.deps.config.SMTP_TIMEOUT_MS + TUNING.stopExtraMs);
     await this.listener.close();
+    await this.receipts?.close();
     await this.leases.stop();
     this.circuit.stop();
     await this.deps.relay.forget(this.deps.instanceId).catch(() => undefined);

@@ -1,10 +1,11 @@
 // The delayed-check scheme's publishes (RELIABILITY_SCHEME=delayed-check): the check message that follows a mail
 // (into the delay queue, which dead-letters it into the check queue CHECK_DELAY_MS later), the listener's
-// confirmation, and the callback's resend request. Each goes through the default exchange to its queue, persistent,
-// mandatory and confirmed like a mail (src/broker/publisher.ts). Under DEV_FAULTS, src/faults wraps the first two.
+// confirmations, and the callback's resend request. Each goes through the default exchange to its queue, persistent,
+// mandatory and confirmed like a mail (src/broker/publisher.ts). Under DEV_FAULTS, src/faults drops some checks and
+// confirmations.
 import type { Publish, PublishOutcome } from '../broker/publisher';
 import { checkDelayQueue, confirmQueue, resendQueue, type TopologyNames } from '../broker/topology';
-import { encodeCheck, encodeConfirmation, type CheckMessage, type Confirmation, type ResendRequest } from '../core/delayed-check';
+import { encodeCheck, encodeConfirmations, type CheckMessage, type Confirmation, type ResendRequest } from '../core/delayed-check';
 import type { DispatchItem } from './dispatcher';
 
 /** Publishes the check of one publish of a mail. */
@@ -12,9 +13,9 @@ export interface CheckPublish {
   check(item: DispatchItem): Promise<PublishOutcome>;
 }
 
-/** Publishes a listener's confirmation that a mail is final. */
+/** Publishes a listener's confirmations of the deliveries it took in hand. */
 export interface ConfirmPublish {
-  confirm(c: Confirmation): Promise<PublishOutcome>;
+  confirm(cs: readonly Confirmation[]): Promise<PublishOutcome>;
 }
 
 export class CheckMessages implements CheckPublish, ConfirmPublish {
@@ -29,8 +30,8 @@ export class CheckMessages implements CheckPublish, ConfirmPublish {
     return this.check(m);
   }
 
-  confirm(c: Confirmation): Promise<PublishOutcome> {
-    return this.send(confirmQueue(this.deps.topology), `confirm:${c.msgId}`, encodeConfirmation(c));
+  confirm(cs: readonly Confirmation[]): Promise<PublishOutcome> {
+    return this.send(confirmQueue(this.deps.topology), `confirm:${cs[0]?.msgId}+${cs.length}`, encodeConfirmations(cs));
   }
 
   resend(r: ResendRequest): Promise<PublishOutcome> {

@@ -6,6 +6,7 @@ import { decideFailure, type RetryPolicy } from '../core/retry';
 import { Status } from '../core/status';
 import type { Logger } from '../logger';
 import type { MsgLogRepo } from '../store/msg-log-repo';
+import { TRY_HEADER } from '../core/delayed-check';
 import type { CheckPublish } from './check-messages';
 import { DeliveredMarks } from './delivered-marks';
 import { TUNING } from '../tuning';
@@ -72,6 +73,8 @@ export class Dispatcher {
       exchange: item.exchange,
       routingKey: item.routingKey,
       body: Buffer.from(item.msg),
+      // the listener confirms the try it took in hand, and a check asks about its own try only
+      ...(checks ? { headers: { [TRY_HEADER]: String(item.tryCount) } } : {}),
     });
     const check = await checked;
     // The mail is in the queue without its check: only the job's deadline would find it lost (CONSUME_DEADLINE_MS).

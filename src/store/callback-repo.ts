@@ -1,11 +1,9 @@
 // The callback service's table (statements: CALLBACK_SQL in src/store/check-sql.ts), in CALLBACK_DATABASE_URL's
-// database (by default the app's own): which mails a listener confirmed final.
+// database (by default the app's own): per mail, the latest try a listener confirmed it took in hand.
 import type { Confirmation } from '../core/delayed-check';
 import type { Pool } from './db';
 import { MS } from './sql';
 import { CALLBACK_SQL as SQL } from './check-sql';
-
-const OUTCOME = { consumed: 1, dead: 2 } as const;
 
 export class CallbackRepo {
   constructor(readonly pool: Pool) {}
@@ -17,15 +15,15 @@ export class CallbackRepo {
 
   async confirm(confirmations: readonly Confirmation[]): Promise<void> {
     if (confirmations.length === 0) return;
-    await this.pool.query(SQL.confirm(confirmations.length), confirmations.flatMap((c) => [c.msgId, OUTCOME[c.outcome]]));
+    await this.pool.query(SQL.confirm(confirmations.length), confirmations.flatMap((c) => [c.msgId, c.tryCount]));
   }
 
-  /** For each id, whether it was confirmed. */
-  async confirmed(ids: readonly string[]): Promise<boolean[]> {
+  /** For each id, the latest try a listener confirmed (null: none). */
+  async confirmed(ids: readonly string[]): Promise<(number | null)[]> {
     const unique = [...new Set(ids)];
-    const rows = await this.pool.query<{ msgId: string }[]>(SQL.confirmed(unique.length), unique);
-    const found = new Set(rows.map((r) => r.msgId));
-    return ids.map((id) => found.has(id));
+    const rows = await this.pool.query<{ msgId: string; tryCount: number }[]>(SQL.confirmed(unique.length), unique);
+    const found = new Map(rows.map((r) => [r.msgId, Number(r.tryCount)]));
+    return ids.map((id) => found.get(id) ?? null);
   }
 
   /** Deletes confirmations older than ageMs, in batches; returns how many. */

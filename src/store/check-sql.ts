@@ -30,21 +30,22 @@ export const RESEND_SQL = {
 };
 
 export const CALLBACK_SQL = {
-  /** The callback service's table: one row per mail a listener confirmed final. Created at its start. */
+  /** The callback service's table: per mail, the latest try a listener confirmed it took in hand. Created at its start. */
   createTable: `CREATE TABLE IF NOT EXISTS callback_confirmation (
       msg_id VARCHAR(155) NOT NULL,
-      outcome TINYINT NOT NULL,
+      try_count INT NOT NULL,
       confirmed_at DATETIME(3) NOT NULL,
       PRIMARY KEY (msg_id),
       KEY callback_confirmation_at (confirmed_at)
     ) ENGINE=InnoDB`,
 
-  /** Confirmations, many at once; one seen twice changes nothing. Args per row: id, outcome. */
-  confirm: (n: number) => `INSERT IGNORE INTO callback_confirmation (msg_id, outcome, confirmed_at)
-    VALUES ${Array.from({ length: n }, () => '(?, ?, UTC_TIMESTAMP(3))').join(', ')}`,
+  /** Confirmations, many at once: a mail's row keeps its latest try; one seen twice changes nothing. Args per row: id, try. */
+  confirm: (n: number) => `INSERT INTO callback_confirmation (msg_id, try_count, confirmed_at)
+    VALUES ${Array.from({ length: n }, () => '(?, ?, UTC_TIMESTAMP(3))').join(', ')}
+    ON DUPLICATE KEY UPDATE confirmed_at = IF(VALUES(try_count) > try_count, VALUES(confirmed_at), confirmed_at), try_count = GREATEST(try_count, VALUES(try_count))`,
 
-  /** Which of these mails were confirmed. Args: ...ids. */
-  confirmed: (n: number) => `SELECT msg_id AS msgId FROM callback_confirmation WHERE msg_id IN (${list(n)})`,
+  /** The latest confirmed try of each of these mails. Args: ...ids. */
+  confirmed: (n: number) => `SELECT msg_id AS msgId, try_count AS tryCount FROM callback_confirmation WHERE msg_id IN (${list(n)})`,
 
   /** Confirmations older than every check that could still ask for them, a batch at a time. Args: ageUs, limit. */
   prune: `DELETE FROM callback_confirmation WHERE confirmed_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND LIMIT ?`,

@@ -33,6 +33,15 @@ const ORDER = [
   'poison',
   'memory-alarm',
   'time-zones',
+  'delayed-check-lost-publish',
+  'delayed-check-lost-confirmation',
+  'delayed-check-lost-check',
+  'delayed-check-broker-restart',
+  'delayed-check-app-sigkill',
+  'delayed-check-callback-down',
+  'delayed-check-smtp-4xx',
+  'delayed-check-smtp-5xx',
+  'delayed-check-prefetch-backlog',
 ];
 
 function rank(name) {

@@ -1,4 +1,4 @@
-import { decodeCheck, decodeConfirmation, encodeCheck, encodeConfirmation, planResend, type ResendRow } from '../../src/core/delayed-check';
+import { decodeCheck, decodeConfirmations, encodeCheck, encodeConfirmations, planResend, tryOf, type ResendRow } from '../../src/core/delayed-check';
 import { planRedelivery } from '../../src/core/retry';
 import { Status } from '../../src/core/status';
 
@@ -7,18 +7,26 @@ const sending = (over: Partial<ResendRow> = {}): ResendRow => ({ status: Status.
 const REQ = { msgId: '42', tryCount: 0 };
 
 describe('the delayed-check messages', () => {
-  test('a check message and a confirmation survive their round trip', () => {
+  test('a check message and a message of confirmations survive their round trip', () => {
     expect(decodeCheck(encodeCheck({ msgId: '42', tryCount: 3 }))).toEqual({ msgId: '42', tryCount: 3 });
-    expect(decodeConfirmation(encodeConfirmation({ msgId: '42', outcome: 'dead' }))).toEqual({ msgId: '42', outcome: 'dead' });
+    const cs = [{ msgId: '42', tryCount: 0 }, { msgId: '43', tryCount: 2 }];
+    expect(decodeConfirmations(encodeConfirmations(cs))).toEqual(cs);
   });
 
   test.each([['not json'], ['{}'], ['{"msgId":"","tryCount":0}'], ['{"msgId":"1","tryCount":-1}'], ['{"msgId":"1","tryCount":1.5}'], ['null']])('%s is no check message', (body) => {
     expect(decodeCheck(Buffer.from(body))).toBeNull();
   });
 
-  test('a confirmation names a final outcome, nothing else', () => {
-    expect(decodeConfirmation(Buffer.from('{"msgId":"1","outcome":"failed"}'))).toBeNull();
-    expect(decodeConfirmation(Buffer.from('{"msgId":"1"}'))).toBeNull();
+  test('a message of confirmations is a list of [msgId, try] pairs, or nothing', () => {
+    expect(decodeConfirmations(Buffer.from('[["1",-1]]'))).toBeNull();
+    expect(decodeConfirmations(Buffer.from('[["1",0],["2"]]'))).toBeNull();
+    expect(decodeConfirmations(Buffer.from('{"msgId":"1"}'))).toBeNull();
+  });
+
+  test('a delivery without the try header is the first try', () => {
+    expect(tryOf({ 'x-try': '3' })).toBe(3);
+    expect(tryOf(undefined)).toBe(0);
+    expect(tryOf({ 'x-try': 'x' })).toBe(0);
   });
 });
 
