@@ -29,6 +29,7 @@ function figures(r: SchemeResult | PeerResult): Record<string, number | null | u
     brokerDeadLetteredPerMail: b?.deadLetteredPerMail,
     brokerIdlePublishesPerSec: b?.idlePublishesPerSec,
     brokerAppAccountedPublishesPerMail: b?.appAccountedPublishesPerMail,
+    brokerAppAccountedPublishesPerMailMax: b?.appAccountedPublishesPerMailMax,
     brokerNotQuiet: b ? (b.quiet ? 0 : 1) : undefined,
   };
 }
@@ -57,7 +58,7 @@ function table(m: ReturnType<typeof medians>, lost: Partial<Record<Scheme, LostR
       `${f(v.p50ms, 0)} / ${f(v.p99ms, 0)}`,
       peer ? `n/a (Redis: ${f(v.redisCommandsPerMail)} cmds)` : `${f(v.producerStatementsPerMail)} (${f(v.producerWritesPerMail)})`,
       peer || k === 'msg-log' ? 'n/a' : `${f(v.callbackStatementsPerMail)} (${f(v.callbackWritesPerMail)})`,
-      peer ? 'n/a' : `${f(v.brokerPublishesPerMail)} + ${f(v.brokerDeadLetteredPerMail)}${v.brokerNotQuiet ? ` (! app accounts for ${f(v.brokerAppAccountedPublishesPerMail)})` : ''}`,
+      peer ? 'n/a' : `${f(v.brokerPublishesPerMail)} + ${f(v.brokerDeadLetteredPerMail)}${v.brokerNotQuiet ? ` (! app accounts for ${f(v.brokerAppAccountedPublishesPerMail)}–${f(v.brokerAppAccountedPublishesPerMailMax)})` : ''}`,
       f(v.cpuMsPerMail, 3),
       f(v.peakRssMb, 0),
       l ? `${f(l.medianSeconds, 1)} / ${f(l.maxSeconds, 1)}` : peer ? 'n/a' : '–',
@@ -71,7 +72,7 @@ function table(m: ReturnType<typeof medians>, lost: Partial<Record<Scheme, LostR
     line(head.map(() => '---')),
     ...rows.map(line),
     'DB statements: MariaDB USER_STATISTICS of a user per database (SELECT + INSERT/UPDATE/DELETE + BEGIN/COMMIT...; writes in brackets).',
-    `Broker: rabbit_global_counters, server-wide (client publishes + messages dead-lettered by TTL); "(! app accounts for x)": the app's own counters account for x publishes/mail, so others used the broker meanwhile: run again on a quiet broker.`,
+    `Broker: rabbit_global_counters, server-wide (client publishes + messages dead-lettered by TTL); "(! app accounts for x–y)": the app's own counters account for x to y publishes/mail (confirmations travel many to a message), so others used the broker meanwhile: run again on a quiet broker.`,
     `Lost publish: ${Object.values(lost)[0]?.mails ?? 0} mails with X-Dev-Fault: lose-publish, in a separate phase with NODE_ENV=test and DEV_FAULTS=true (refused in production), at the default timings.`,
   ].join('\n');
 }
