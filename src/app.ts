@@ -70,7 +70,7 @@ export class MailDispatchApp {
     return this.infra.apiLoad;
   }
   get prisma() {
-    return this.infra.prisma;
+    return this.apiRole?.prisma ?? null;
   }
   get stats() {
     return this.infra.stats;

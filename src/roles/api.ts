@@ -7,6 +7,8 @@ import { LiveHub } from '../http/dashboard/live';
 import { apiKeysOf, createHttpSecurity, IdempotencyStore, type HttpSecurity } from '../http/security';
 import { IdempotencyRepo } from '../store/idempotency-repo';
 import { parseAllowedHosts } from '../core/check-back';
+import { parseDatabaseUrl } from '../store/db';
+import { createPrisma, type Prisma } from '../store/prisma';
 import { secretsByKeyId } from '../core/signature';
 import type { Infrastructure } from './infrastructure';
 import type { Role } from './role';
@@ -14,6 +16,9 @@ import type { Role } from './role';
 export class ApiRole implements Role {
   readonly security: HttpSecurity;
   readonly server: Server;
+  /** Prisma Client for the API's typed reads, over the shared pool: built by this role only, so a process or thread
+   * without the API (the listener thread above all) never loads Prisma's runtime and query compiler (about 36 MB). */
+  readonly prisma: Prisma;
   private readonly live: LiveHub;
   private closing: Promise<void> | null = null;
 
@@ -32,10 +37,11 @@ export class ApiRole implements Role {
       infra.logger.warn({ NODE_ENV: c.NODE_ENV }, 'API_KEYS is empty: the API is open to anyone who can reach it (refused in production; run `npm run apikey`)');
     }
     this.live = new LiveHub(infra.stats, infra.logger);
+    this.prisma = createPrisma(infra.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     this.server = createHttpServer({
       security: this.security,
       mail: infra.mail,
-      prisma: infra.prisma,
+      prisma: this.prisma,
       maxRecipients: c.MAX_RECIPIENTS,
       maxTries: c.MAX_TRIES,
       devFaults: c.DEV_FAULTS,
@@ -84,5 +90,6 @@ export class ApiRole implements Role {
     this.server.closeIdleConnections();
     this.live.close();
     await this.closing;
+    await this.prisma.$disconnect().catch(() => undefined);
   }
 }

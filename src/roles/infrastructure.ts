@@ -27,7 +27,6 @@ import { InstanceLease, InstanceLeaseRepo } from '../store/instance-leases';
 import { migrate } from '../store/migrate';
 import { MsgLogRepo } from '../store/msg-log-repo';
 import { HeldRepo } from '../store/held-repo';
-import { createPrisma, type Prisma } from '../store/prisma';
 import { RelayRepo } from '../store/relay-repo';
 import { WebhookRepo } from '../store/webhook-repo';
 import { SuppressionList } from '../store/suppression-list';
@@ -57,7 +56,6 @@ export class Infrastructure {
   /** RELIABILITY_SCHEME=delayed-check: the check messages, the confirmations and the resend requests; null otherwise */
   checks: CheckMessages | null = null;
   pool!: Pool;
-  prisma!: Prisma;
   repo!: MsgLogRepo;
   relay!: RelayRepo;
   stats!: StatsReader;
@@ -110,7 +108,6 @@ export class Infrastructure {
         await migrations.end();
       }
     }
-    this.prisma = createPrisma(this.pool, parseDatabaseUrl(c.DATABASE_URL).database);
     // With WEBHOOK_URL set, every outcome is written with its webhook events (src/store/webhook-writes.ts).
     this.repo = new MsgLogRepo(this.pool, { publishGraceMs: this.publishGraceMs, consumeDeadlineMs: c.CONSUME_DEADLINE_MS, leaseMs: c.LEASE_MS }, { webhooks: c.WEBHOOK_URL !== undefined });
     this.suppressionRepo = new SuppressionRepo(this.pool);
@@ -173,7 +170,6 @@ export class Infrastructure {
     await this.queueProbe?.close();
     await this.publisherConnection?.close();
     await this.catcher?.close();
-    await this.prisma?.$disconnect().catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
   }
 }

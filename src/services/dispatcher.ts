@@ -68,15 +68,14 @@ export class Dispatcher {
     const { checks } = this.deps;
     // The check first, on the same channel: a process killed between the two leaves a check that finds the mail missing.
     const checked = checks?.check(item);
-    const outcome = await this.deps.publisher.publish({
-      msgId: item.msgId,
-      exchange: item.exchange,
-      routingKey: item.routingKey,
-      body: Buffer.from(item.msg),
-      // the listener confirms the try it took in hand, and a check asks about its own try only
-      ...(checks ? { headers: { [TRY_HEADER]: String(item.tryCount) } } : {}),
-    });
-    const check = await checked;
+    const body = Buffer.from(item.msg);
+    const outcome = await this.deps.publisher.publish(
+      checks
+        ? // the listener confirms the try it took in hand, and a check asks about its own try only
+          { msgId: item.msgId, exchange: item.exchange, routingKey: item.routingKey, body, headers: { [TRY_HEADER]: String(item.tryCount) } }
+        : { msgId: item.msgId, exchange: item.exchange, routingKey: item.routingKey, body },
+    );
+    const check = checked && (await checked);
     // The mail is in the queue without its check: only the job's deadline would find it lost (CONSUME_DEADLINE_MS).
     if (check && !check.ok && outcome.ok) this.deps.logger.warn({ msgId: item.msgId, reason: check.reason }, 'check message not published; the job looks at the mail after its deadline');
     try {

@@ -132,7 +132,7 @@ export function httpDepsOf(app: MailDispatchApp, extra: Partial<HttpDeps> = {}):
   return {
     security: app.security!,
     mail: app.mail,
-    prisma: app.prisma,
+    prisma: app.prisma!,
     maxRecipients: 50,
     maxTries: 3,
     devFaults: false,

@@ -161,7 +161,7 @@ describe('compose files against the Compose Specification (compose-spec.json fro
     expect(cmd[0]).toBe('node');
     expect(cmd.at(-1)).toBe('dist/main.js');
     const flags = cmd.slice(1, -1);
-    expect(flags).toEqual(expect.arrayContaining(['--single-threaded-gc', '--max-semi-space-size=8']));
+    expect(flags).toEqual(expect.arrayContaining(['--single-threaded-gc', '--max-semi-space-size=4']));
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.start).toContain(`tsx ${flags.join(' ')} src/main.ts`);
   });
