@@ -51,7 +51,6 @@ export class ResendWorker extends EventEmitter<ResendEvents> {
     }
     const row = await this.deps.resends.find(req.msgId);
     const plan = planResend(row, req, this.deps.maxTries, await this.world());
-    const log = this.deps.logger.child({ msgId: req.msgId });
     const failure: Failure = { kind: 'unconfirmed', detail: `try ${req.tryCount}` };
     switch (plan.action) {
       case 'recheck':
@@ -60,13 +59,13 @@ export class ResendWorker extends EventEmitter<ResendEvents> {
       case 'resend':
         // counted first, guarded by the try count: of two requests for one publish, one resends
         if (await this.deps.resends.markResent(req.msgId, req.tryCount, plan.tryCount, failure)) {
-          log.warn({ tryCount: plan.tryCount }, 'no confirmation came for the mail; sent again');
+          this.deps.logger.warn({ msgId: req.msgId, tryCount: plan.tryCount }, 'no confirmation came for the mail; sent again');
           await this.deps.dispatch({ ...row!.item, tryCount: plan.tryCount });
         }
         break;
       case 'dead':
         if (await this.deps.repo.recordPublishFailure(req.msgId, req.tryCount, { status: Status.dead, tryCount: plan.tryCount, delayMs: null }, failure)) {
-          log.warn({ tryCount: plan.tryCount, failure }, 'mail dead');
+          this.deps.logger.warn({ msgId: req.msgId, tryCount: plan.tryCount, failure }, 'mail dead');
         }
         break;
     }

@@ -13,7 +13,7 @@ import { checkDelayQueue, checkQueue } from '../../src/broker/topology';
 import { hasRabbitmqctl, rabbitmqctl } from '../support/rabbit';
 import { sleep } from '../support/wait';
 import { assertScenario, countByStatus, PRODUCTION, readRows, ScenarioRun, seedRows, Traffic, within } from './harness';
-import { CallbackProcess, checkedFixture, counters, queueStates, resendActions, resends, scheme, settleChecked } from './delayed-check-support';
+import { callbackProcess, checkedFixture, counters, queueStates, resendActions, resends, scheme, settleChecked } from './delayed-check-support';
 
 jest.setTimeout(240_000);
 
@@ -115,7 +115,7 @@ describe('fault: a part of the delayed-check scheme goes away', () => {
       const env = { ...PRODUCTION, ...scheme(DELAY, true) };
       const sc = new ScenarioRun('delayed-check-callback-down', `the callback service (ROLES=callback, its own process) killed for ${OUTAGE_MS / 1000} s while ${N} mails flow, the publish of every ${EVERY}th lost; check delay ${DELAY / 1000} s (shortened for run time), production timings`);
       const app = await fx.startApp({ roles: 'api,listener,job', env });
-      const callback = await new CallbackProcess(fx, env).start();
+      const callback = await callbackProcess(fx, env).start();
       const traffic = new Traffic(app.url, N, { concurrency: 1, pauseMs: 200, headers: (i): Record<string, string> => (i % EVERY === 0 ? { 'x-dev-fault': 'lose-publish' } : {}) });
       await traffic.reach(20);
       const killed = await callback.kill('SIGKILL');

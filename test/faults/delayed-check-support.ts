@@ -1,12 +1,10 @@
 // What the delayed-check fault scenarios (test/faults/delayed-check-*.fault.test.ts) share: the scheme's fixture (its
 // broker names carry the check delay, so the teardown removes the delay queue too), the wait until every check has
 // come due and been answered, the /metrics counters of the scheme, and the callback service as a process of its own.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
 import { connect } from 'amqplib';
 import { checkDelayQueue, checkQueue, confirmQueue, resendQueue, type TopologyNames } from '../../src/broker/topology';
 import type { Pool } from '../../src/store/db';
+import { ChildApp } from '../support/child-app';
 import type { Fixture } from '../support/fixture';
 import { AMQP_URL, appEnv, uniqueTopology } from '../support/services';
 import { sleep } from '../support/wait';
@@ -104,57 +102,16 @@ export const resendActions = (c: Record<string, number>) =>
 /** The index a Traffic request put in its subject (`fault mail <i>`). */
 export const indexOf = (subject: string | null): number => Number(/fault mail (\d+)/.exec(subject ?? '')?.[1] ?? -1);
 
-const MAIN = path.resolve(__dirname, '../../src/main.ts');
-
 /**
  * The real entry point with ROLES=callback only: no HTTP server (no api role), so it is ready once it consumes both
- * the check and the confirm queue. Killed at the fixture's teardown.
+ * the check and the confirm queue. Killed at the fixture's teardown; `start()` again brings it back.
  */
-export class CallbackProcess {
-  private child: ChildProcess | null = null;
-  private output = '';
-
-  constructor(
-    private readonly fx: Fixture<'fault'>,
-    private readonly env: Record<string, string>,
-  ) {
-    fx.defer('callback process', () => this.kill('SIGKILL'));
-  }
-
-  get alive(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  get log(): string {
-    return this.output;
-  }
-
-  async start(readyWithinMs = 40_000): Promise<this> {
-    const t = this.fx.topology;
-    const env = appEnv({ databaseUrl: this.fx.db.url, amqpUrl: AMQP_URL, smtpUrl: this.fx.sink.url, topology: t }, { LOG_LEVEL: 'warn', ...this.env, ROLES: 'callback' });
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: path.resolve(__dirname, '../..'), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-8000));
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    this.child = child;
-    const until = Date.now() + readyWithinMs;
-    for (;;) {
-      if (!this.alive) throw new Error(`the callback process exited at start (code ${child.exitCode}, signal ${child.signalCode}):\n${this.output}`);
-      const s = await queueStates([checkQueue(t), confirmQueue(t)]);
-      if (Object.values(s).every((q) => q && q.consumers > 0)) return this;
-      if (Date.now() > until) throw new Error(`the callback process consumed no check queue within ${readyWithinMs} ms:\n${this.output}`);
-      await sleep(200);
-    }
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    const child = this.child;
-    if (!child || !this.alive) return { code: child?.exitCode ?? null, signal: child?.signalCode ?? null };
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    child.kill(signal);
-    const [code, sig] = await exited;
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-    return { code, signal: sig };
-  }
+export function callbackProcess(fx: Fixture<'fault'>, env: Record<string, string>): ChildApp {
+  const t = fx.topology;
+  const child = new ChildApp(appEnv({ databaseUrl: fx.db.url, amqpUrl: AMQP_URL, smtpUrl: fx.sink.url, topology: t }, { LOG_LEVEL: 'warn', ...env, ROLES: 'callback' }), {
+    what: 'consuming the check and confirm queues',
+    ready: async () => Object.values(await queueStates([checkQueue(t), confirmQueue(t)])).every((q) => q && q.consumers > 0),
+  });
+  fx.defer('callback process', () => child.kill('SIGKILL'));
+  return child;
 }

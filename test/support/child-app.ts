@@ -1,5 +1,6 @@
 // The real entry point (tsx src/main.ts) as a child process, for scenarios that need a real process: SIGKILL,
-// another time zone (TZ), a restart. Its log (warn and above by default) is kept for the failure message.
+// another time zone (TZ), a restart. Its log (warn and above by default) is kept for the failure message. It is
+// ready when /ready answers 200, or, for a process without the api role, when its own readiness probe says so.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -13,7 +14,11 @@ export class ChildApp {
   private child: ChildProcess | null = null;
   private output = '';
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    /** for a process that serves no HTTP (ROLES without api): true once it is ready */
+    private readonly readyProbe?: { ready: () => Promise<boolean>; what: string },
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -48,11 +53,16 @@ export class ChildApp {
     const until = Date.now() + readyWithinMs;
     for (;;) {
       if (!this.alive) throw new Error(`the app exited at start (code ${child.exitCode}, signal ${child.signalCode}):\n${this.output}`);
-      const res = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
-      if (res?.status === 200) return this;
-      if (Date.now() > until) throw new Error(`the app was not ready within ${readyWithinMs} ms:\n${this.output}`);
+      if (await this.ready()) return this;
+      if (Date.now() > until) throw new Error(`the app was not ready (${this.readyProbe?.what ?? '/ready'}) within ${readyWithinMs} ms:\n${this.output}`);
       await sleep(150);
     }
+  }
+
+  private async ready(): Promise<boolean> {
+    if (this.readyProbe) return this.readyProbe.ready();
+    const res = await fetch(`${this.url}/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
+    return res?.status === 200;
   }
 
   /** Sends a signal and does not wait (SIGUSR2: a DEV_FAULTS hook). */
