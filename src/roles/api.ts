@@ -17,7 +17,7 @@ export class ApiRole implements Role {
   readonly security: HttpSecurity;
   readonly server: Server;
   /** Prisma Client for the API's typed reads, over the shared pool: built by this role only, so a process or thread
-   * without the API (the listener thread above all) never loads Prisma's runtime and query compiler (about 36 MB). */
+   * without the API (the listener thread above all) never loads Prisma's runtime. */
   readonly prisma: Prisma;
   private readonly live: LiveHub;
   private closing: Promise<void> | null = null;
