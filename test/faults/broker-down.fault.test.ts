@@ -27,10 +27,9 @@ describe('fault: the broker is down when requests arrive', () => {
     await traffic.done;
     sc.expect(`every request answered 202 while the broker was down`, traffic.count(202) === N, JSON.stringify(traffic.statuses));
     const slowest = Math.max(...traffic.outcomes.map((o) => o.ms));
-    // A request that waited for the broker would answer once it is back (3 s) or at the confirm timeout (10 s); the
-    // bound leaves room for a loaded machine's pauses (one CI run saw 1.2 s); the median is reported beside it.
+    // the median beside the slowest: a slow answer among fast ones is a pause of the machine, not a wait for the broker
     const median = traffic.outcomes.map((o) => o.ms).sort((x, y) => x - y)[Math.floor(N / 2)]!;
-    sc.expect('no request waited for the broker (slowest answer under 2 s)', slowest < 2000, `slowest ${slowest} ms, median ${median} ms`);
+    sc.expect('no request waited for the broker (slowest answer under 1 s)', slowest < 1000, `slowest ${slowest} ms, median ${median} ms`);
     const failed = await within(3000, async () => {
       const rows = await readRows(app.pool, traffic.accepted);
       return rows.filter((r) => Number(r.status) === Status.delivery_failed).length === N ? rows : undefined;
