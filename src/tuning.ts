@@ -8,8 +8,11 @@ export const TUNING = {
   // ---- writes gathered into one statement (src/store/batcher.ts)
   /** new rows: no window (a 202 waits for its commit), at most two statements in flight so a batch grows under load */
   insertBatch: { maxItems: 200, maxWaitMs: 0, maxConcurrent: 2 },
-  /** claims: no window (a lane waits for its claim), two in flight */
-  claimBatch: { maxItems: 200, maxWaitMs: 0, maxConcurrent: 2 },
+  /** claims: no window (a lane may be waiting for its claim) and one statement in flight: each lane's next mail is
+   * claimed while the lane still sends (claimsPerLane), which hides the wait, and the claims of lanes freed meanwhile
+   * share the next UPDATE and its commit (against two in flight: MariaDB CPU per mail -10 to -15%, the drain after a
+   * burst +10%, docs/performance-log.md) */
+  claimBatch: { maxItems: 200, maxWaitMs: 0, maxConcurrent: 1 },
   /** consumed marks: 20 ms windows cut the database's CPU per mail by 18% against none; an ack waits at most that */
   consumedBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 1 },
   /** confirms recorded as delivered: the same window, and as many ids per statement */
