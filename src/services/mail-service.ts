@@ -27,6 +27,9 @@ const NEVER_SENT = new Set(['ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT'
 
 export type NewMsgRow = NewRow;
 
+/** The statement never reached the database: no connection could be had. */
+const neverSent = (err: unknown): boolean => NEVER_SENT.has((err as { code?: string }).code ?? '');
+
 /**
  * A mail none of whose recipients would be sent to is refused (422), naming them; one with some recipients suppressed
  * is accepted, and those recipients' outcome says `suppressed`.
@@ -64,7 +67,9 @@ export class MailService {
       suppressions?: SuppressionCheck;
     },
   ) {
-    this.inserts = new Batcher<NewRow>({ ...TUNING.insertBatch, flush: (rows) => deps.repo.insertMany(rows) });
+    // A batch that could not get a connection fails the requests waiting behind it at once (503, nothing stored),
+    // instead of letting each wait out the pool's acquire timeout a second time.
+    this.inserts = new Batcher<NewRow>({ ...TUNING.insertBatch, failWaitingOn: neverSent, flush: (rows) => deps.repo.insertMany(rows) });
   }
 
   /**
@@ -130,7 +135,7 @@ export class MailService {
    */
   private async storedDespite(msgId: string, cause: unknown): Promise<boolean> {
     // No connection was ever had: the statement was never sent.
-    if (NEVER_SENT.has((cause as { code?: string }).code ?? '')) return false;
+    if (neverSent(cause)) return false;
     // A short look, so the client hears about it in seconds rather than waiting out a second outage.
     const lookup = this.deps.repo.findRow(msgId).catch(() => undefined);
     const row = await Promise.race([lookup, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);

@@ -2,7 +2,9 @@
 // With maxConcurrent, at most that many flushes run at once and items wait for a free slot: under load each
 // flush carries more items (one commit for many), and under light load nothing waits longer than maxWaitMs.
 // Each add() settles when the flush that carried its item has committed: with the flush's per-item result
-// when it returns an array (one entry per item), or with its error.
+// when it returns an array (one entry per item), or with its error. With failWaitingOn, a flush error it accepts (the
+// store could not even be reached) also fails the items still waiting for a slot: they were never sent, and would
+// only wait out the same timeout again before hearing the same answer.
 
 /** A flush may fail some items and not others (a duplicate key in a multi-row insert): it returns one of these. */
 export class PerItemErrors {
@@ -20,7 +22,9 @@ export class Batcher<T, R = void> {
   private timer: NodeJS.Timeout | null = null;
   private inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly opts: { maxItems: number; maxWaitMs: number; maxConcurrent?: number; flush: (items: T[]) => Promise<unknown> }) {}
+  constructor(
+    private readonly opts: { maxItems: number; maxWaitMs: number; maxConcurrent?: number; failWaitingOn?: (err: unknown) => boolean; flush: (items: T[]) => Promise<unknown> },
+  ) {}
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -43,7 +47,10 @@ export class Batcher<T, R = void> {
       .then(() => this.opts.flush(items))
       .then(
         (result) => waiters.forEach((w, i) => settle(w, result, i)),
-        (err) => waiters.forEach((w) => w.reject(err)),
+        (err) => {
+          waiters.forEach((w) => w.reject(err));
+          if (this.opts.failWaitingOn?.(err)) this.failWaiting(err);
+        },
       )
       .finally(() => {
         this.inFlight.delete(p);
@@ -51,6 +58,14 @@ export class Batcher<T, R = void> {
         if (this.opts.maxConcurrent !== undefined && this.items.length > 0) this.flushNow();
       });
     this.inFlight.add(p);
+  }
+
+  /** The items not sent yet fail with `err`. */
+  private failWaiting(err: unknown): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.items = [];
+    for (const w of this.waiters.splice(0)) w.reject(err);
   }
 
   /** Flushes what is waiting and waits for every flush in progress. */

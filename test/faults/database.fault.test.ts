@@ -47,7 +47,7 @@ async function playOutage(fx: Fixture<'fault'>, sc: ScenarioRun, app: MailDispat
   const downAt = Date.now();
   await outage.down();
   for (const s of seeded) await raw.publish(fx.topology.exchange, fx.topology.routingKey, s.body, s.msgId);
-  // Probes sent once the database is away: each must be answered 503, within the pool's acquire timeout (5 s).
+  // Probes sent once the database is away: each must be answered 503, within the pool's acquire timeout (3 s) and its margin.
   const probe = async () => {
     const t = Date.now();
     const res = await fetch(`${app.url}/mail/send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: 'probe', content: 'probe', tos: 'a@example.com' }), signal: AbortSignal.timeout(15_000) }).catch(() => null);
