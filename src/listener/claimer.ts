@@ -39,7 +39,7 @@ export class Claimer {
       persist: <T>(write: () => Promise<T>) => Promise<T | undefined>;
     },
   ) {
-    // claims wait for no window (a lane is idle while it waits), two statements in flight
+    // claims wait for no window (a lane may be waiting) and one statement in flight: TUNING.claimBatch says why
     this.claimBatch = new Batcher({ ...TUNING.claimBatch, flush: (ids) => this.claimAll(ids) });
   }
 
