@@ -223,37 +223,8 @@ describe('Batcher with maxConcurrent', () => {
     await Promise.all(later);
   });
 
-  test('a flush error that failWaitingOn accepts fails the items waiting for a slot at once, unflushed', async () => {
-    const started: number[][] = [];
-    const fails: ((err: Error) => void)[] = [];
-    const batcher = new Batcher<number>({
-      maxItems: 100,
-      maxWaitMs: 0,
-      maxConcurrent: 1,
-      failWaitingOn: (err) => (err as Error).message === 'unreachable',
-      flush: (items) => {
-        started.push(items);
-        return new Promise<void>((_, reject) => fails.push(reject));
-      },
-    });
-    const settled = (p: Promise<void>) => p.then(() => 'stored', (err: Error) => err.message);
-    const first = settled(batcher.add(1));
-    await sleep(5);
-    const waiting = [2, 3].map((n) => settled(batcher.add(n)));
-    await sleep(5);
-    fails[0]!(new Error('unreachable'));
-    expect(await Promise.all([first, ...waiting])).toEqual(['unreachable', 'unreachable', 'unreachable']);
-    await sleep(5);
-    expect(started).toEqual([[1]]);
-    // an item added afterwards gets a flush of its own
-    const later = settled(batcher.add(4));
-    await sleep(5);
-    expect(started).toEqual([[1], [4]]);
-    fails[1]!(new Error('something else'));
-    expect(await later).toBe('something else');
-  });
-
-  test('a flush error that failWaitingOn does not accept leaves the waiting items to the next flush', async () => {
+  /** One slot; each flush waits until the test ends it; 'unreachable' is the error that fails the waiting items. */
+  function oneSlot() {
     const started: number[][] = [];
     const ends: { ok: () => void; fail: (err: Error) => void }[] = [];
     const batcher = new Batcher<number>({
@@ -266,16 +237,40 @@ describe('Batcher with maxConcurrent', () => {
         return new Promise<void>((ok, fail) => ends.push({ ok, fail }));
       },
     });
-    const first = batcher.add(1).catch((err: Error) => err.message);
+    const add = (n: number) => batcher.add(n).then(() => 'stored', (err: Error) => err.message);
+    return { started, ends, add };
+  }
+
+  test('a flush error that failWaitingOn accepts fails the items waiting for a slot at once, unflushed', async () => {
+    const { started, ends, add } = oneSlot();
+    const first = add(1);
     await sleep(5);
-    const waiting = [2, 3].map((n) => batcher.add(n));
+    const waiting = [2, 3].map(add);
+    await sleep(5);
+    ends[0]!.fail(new Error('unreachable'));
+    expect(await Promise.all([first, ...waiting])).toEqual(['unreachable', 'unreachable', 'unreachable']);
+    await sleep(5);
+    expect(started).toEqual([[1]]);
+    // an item added afterwards gets a flush of its own
+    const later = add(4);
+    await sleep(5);
+    expect(started).toEqual([[1], [4]]);
+    ends[1]!.fail(new Error('something else'));
+    expect(await later).toBe('something else');
+  });
+
+  test('a flush error that failWaitingOn does not accept leaves the waiting items to the next flush', async () => {
+    const { started, ends, add } = oneSlot();
+    const first = add(1);
+    await sleep(5);
+    const waiting = [2, 3].map(add);
     await sleep(5);
     ends[0]!.fail(new Error('statement timed out'));
     expect(await first).toBe('statement timed out');
     await sleep(5);
     expect(started).toEqual([[1], [2, 3]]);
     ends[1]!.ok();
-    await Promise.all(waiting);
+    expect(await Promise.all(waiting)).toEqual(['stored', 'stored']);
   });
 
   test('close() flushes what waits for a slot too', async () => {
