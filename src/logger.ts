@@ -1,10 +1,10 @@
 // pino: readable in development, JSON otherwise; secrets are redacted wherever they appear as fields.
-// JSON goes to stdout with one synchronous write per line: nothing is in flight or buffered when the process exits,
-// and a line (under 4 KB, PIPE_BUF) never mixes with the listener thread's in the pipe. pino's default destination is
-// asynchronous, and at exit it flushes with sonic-boom's flushSync, which retries EPIPE for ever: a process whose
-// stdout reader had gone never ended (test/unit/logger-exit.test.ts). Measured against it, three interleaved pairs:
-// API p99 49 · 50 · 46 against 63 · 57 · 50 ms, end to end within the noise (docs/performance-log.md).
+// JSON goes to stdout through src/log-writer.ts: a turn's lines in one synchronous write of whole lines (under 4 KB,
+// PIPE_BUF, so never mixed with the listener thread's in a pipe), the rest written at exit. pino's default destination
+// is asynchronous, and at exit it flushes with sonic-boom's flushSync, which retries EPIPE for ever: a process whose
+// stdout reader had gone never ended (test/unit/logger-exit.test.ts).
 import pino from 'pino';
+import { LineWriter } from './log-writer';
 
 export type Logger = pino.Logger;
 
@@ -20,7 +20,7 @@ export function createLogger(opts: { level: string; pretty: boolean; destination
     ...(opts.pretty && !opts.destination ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
   };
   if (opts.pretty && !opts.destination) return pino(options);
-  return pino(options, opts.destination ?? pino.destination({ dest: 1, sync: true }));
+  return pino(options, opts.destination ?? new LineWriter(1));
 }
 
 /** Fields that hold secrets: passwords, API keys and headers however they are named, connection URLs. */

@@ -31,3 +31,45 @@ test('a process whose stdout reader went away logs on and exits when it is told 
   if (outcome === 'hung') child.kill('SIGKILL');
   expect(outcome).toBe(0);
 }, 20_000);
+
+/** Runs `body` after creating the product's logger in a child process; resolves with its exit code and stdout's lines. */
+function runWithLogger(body: string): Promise<{ code: number | null; lines: Array<Record<string, unknown>> }> {
+  const script = `const { createLogger } = require('./src/logger.ts');\nconst log = createLogger({ level: 'info', pretty: false });\n${body}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.resume();
+  return new Promise((resolve) =>
+    child.once('close', (code) =>
+      resolve({
+        code,
+        lines: out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      }),
+    ),
+  );
+}
+
+test('the lines logged in the turn in which the process exits are all written before it ends', async () => {
+  const { code, lines } = await runWithLogger(`for (let i = 0; i < 3; i++) log.info({ i }, 'before exit');\nprocess.exit(0);`);
+  expect(code).toBe(0);
+  expect(lines.map((l) => l.i)).toEqual([0, 1, 2]);
+}, 20_000);
+
+test('the lines logged in the turn of an uncaught exception are all written before the process dies of it', async () => {
+  const { code, lines } = await runWithLogger(`for (let i = 0; i < 3; i++) log.info({ i }, 'before the crash');\nthrow new Error('crash');`);
+  expect(code).toBe(1);
+  expect(lines.map((l) => l.i)).toEqual([0, 1, 2]);
+}, 20_000);
+
+test('a worker thread that exits writes the lines of its last turn, as a listener thread does when it stops', async () => {
+  // tsx/cjs: a worker started from source loads TypeScript as src/listener/listener-threads.ts has it do
+  const worker = `require('tsx/cjs'); const { createLogger } = require('./src/logger.ts'); const log = createLogger({ level: 'info', pretty: false }); for (let i = 0; i < 3; i++) log.info({ i }, 'in the thread'); process.exit(0);`;
+  const { code, lines } = await runWithLogger(
+    `const { Worker } = require('node:worker_threads');\nnew Worker(${JSON.stringify(worker)}, { eval: true }).once('exit', () => { log.info({ i: 3 }, 'after the thread'); });`,
+  );
+  expect(code).toBe(0);
+  expect(lines.map((l) => l.i)).toEqual([0, 1, 2, 3]);
+}, 20_000);
