@@ -149,6 +149,19 @@ export const TUNING = {
   /** a taker starts at a random one of the lowest this-many free ids, so instances starting together rarely race for one */
   instanceIdTakeSpread: 32,
 
+  // ---- the database connections (src/store/db.ts)
+  /** a request waits at most this long for a connection (and a connect takes at most this long): a database that is
+   * down is a prompt 503 */
+  dbAcquireTimeoutMs: 3_000,
+  /** a statement with no answer (a black-holed database) fails after this long instead of hanging a request; the
+   * requests queued behind its INSERT fail with it, never sent (src/services/mail-service.ts) */
+  dbSocketTimeoutMs: 4_000,
+  /** a pool closes, with a proper QUIT, what stayed idle this long (below the socket timeout, which would cut it
+   * instead: an idle instance reconnected three or four times a second), keeping one */
+  dbIdleTimeoutS: 2,
+  /** an INSERT whose connection failed: its row is looked for this long before the answer says "may have been stored" */
+  storedLookupMs: 1_000,
+
   // ---- the broker
   /** a queue-depth question unanswered this long counts as unknown */
   queueProbeTimeoutMs: 2_000,

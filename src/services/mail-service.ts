@@ -23,12 +23,26 @@ export interface Accepted {
 }
 
 const DUPLICATE_KEY = 'ER_DUP_ENTRY';
-const NEVER_SENT = new Set(['ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT', 'ECONNREFUSED', 'ER_POOL_ALREADY_CLOSED', 'ER_CLOSING_POOL']);
+/** a request that waited for its INSERT behind one the database never answered: its own was never sent */
+const NOT_SENT = 'NOT_SENT';
+const NEVER_SENT = new Set(['ER_GET_CONNECTION_TIMEOUT', 'ER_CONNECTION_TIMEOUT', 'ECONNREFUSED', 'ER_POOL_ALREADY_CLOSED', 'ER_CLOSING_POOL', NOT_SENT]);
 
 export type NewMsgRow = NewRow;
 
+const codeOf = (err: unknown): string => (err as { code?: string }).code ?? '';
 /** The statement never reached the database: no connection could be had. */
-const neverSent = (err: unknown): boolean => NEVER_SENT.has((err as { code?: string }).code ?? '');
+const neverSent = (err: unknown): boolean => NEVER_SENT.has(codeOf(err));
+
+/**
+ * What the requests still waiting for an INSERT hear when the one in flight failed: no connection could be had, or
+ * the database left it unanswered for the socket timeout (black-holed, or hung). Theirs would wait out the same
+ * timeout again; they fail now, never sent (503, nothing stored). Any other failure leaves them to their own INSERT.
+ */
+function waitingFailure(err: unknown): unknown {
+  if (neverSent(err)) return err;
+  if (codeOf(err) === 'ER_SOCKET_TIMEOUT') return Object.assign(new Error('not sent: the database left the INSERT before it unanswered'), { code: NOT_SENT, fatal: true, cause: err });
+  return undefined;
+}
 
 /**
  * A mail none of whose recipients would be sent to is refused (422), naming them; one with some recipients suppressed
@@ -67,9 +81,9 @@ export class MailService {
       suppressions?: SuppressionCheck;
     },
   ) {
-    // A batch that could not get a connection fails the requests waiting behind it at once (503, nothing stored),
-    // instead of letting each wait out the pool's acquire timeout a second time.
-    this.inserts = new Batcher<NewRow>({ ...TUNING.insertBatch, failWaitingOn: neverSent, flush: (rows) => deps.repo.insertMany(rows) });
+    // A batch that could not get a connection, or got no answer, fails the requests waiting behind it at once (503,
+    // nothing stored), instead of letting each wait out a timeout a second time.
+    this.inserts = new Batcher<NewRow>({ ...TUNING.insertBatch, failWaiting: waitingFailure, flush: (rows) => deps.repo.insertMany(rows) });
   }
 
   /**
@@ -138,7 +152,7 @@ export class MailService {
     if (neverSent(cause)) return false;
     // A short look, so the client hears about it in seconds rather than waiting out a second outage.
     const lookup = this.deps.repo.findRow(msgId).catch(() => undefined);
-    const row = await Promise.race([lookup, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
+    const row = await Promise.race([lookup, new Promise<undefined>((r) => setTimeout(() => r(undefined), TUNING.storedLookupMs).unref())]);
     if (row !== undefined) return row !== null;
     this.deps.logger.warn({ msgId, err: (cause as Error).message }, 'database lost during an insert; the outcome is unknown');
     throw new AppError(

@@ -2,9 +2,9 @@
 // With maxConcurrent, at most that many flushes run at once and items wait for a free slot: under load each
 // flush carries more items (one commit for many), and under light load nothing waits longer than maxWaitMs.
 // Each add() settles when the flush that carried its item has committed: with the flush's per-item result
-// when it returns an array (one entry per item), or with its error. With failWaitingOn, a flush error it accepts (the
-// store could not even be reached) also fails the items still waiting for a slot: they were never sent, and would
-// only wait out the same timeout again before hearing the same answer.
+// when it returns an array (one entry per item), or with its error. With failWaiting, a flush error for which it names
+// an error (the store could not be reached, or did not answer) also fails the items still waiting for a slot, with that
+// error: they were never sent, and would only wait out the same timeout again before hearing the same answer.
 
 /** A flush may fail some items and not others (a duplicate key in a multi-row insert): it returns one of these. */
 export class PerItemErrors {
@@ -23,7 +23,7 @@ export class Batcher<T, R = void> {
   private inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly opts: { maxItems: number; maxWaitMs: number; maxConcurrent?: number; failWaitingOn?: (err: unknown) => boolean; flush: (items: T[]) => Promise<unknown> },
+    private readonly opts: { maxItems: number; maxWaitMs: number; maxConcurrent?: number; failWaiting?: (err: unknown) => unknown; flush: (items: T[]) => Promise<unknown> },
   ) {}
 
   add(item: T): Promise<R> {
@@ -49,7 +49,8 @@ export class Batcher<T, R = void> {
         (result) => waiters.forEach((w, i) => settle(w, result, i)),
         (err) => {
           waiters.forEach((w) => w.reject(err));
-          if (this.opts.failWaitingOn?.(err)) this.failWaiting(err);
+          const theirs = this.opts.failWaiting?.(err);
+          if (theirs !== undefined) this.rejectWaiting(theirs);
         },
       )
       .finally(() => {
@@ -61,7 +62,7 @@ export class Batcher<T, R = void> {
   }
 
   /** The items not sent yet fail with `err`. */
-  private failWaiting(err: unknown): void {
+  private rejectWaiting(err: unknown): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.items = [];

@@ -1,5 +1,6 @@
 // The MariaDB/MySQL connection pool: one pool, shared by the raw SQL of the hot path and by Prisma Client.
 import * as mariadb from 'mariadb';
+import { TUNING } from '../tuning';
 
 export type Pool = mariadb.Pool;
 
@@ -28,8 +29,7 @@ export function createPool(
   url: string,
   connectionLimit: number,
   onBackgroundError: (err: Error) => void = () => undefined,
-  // A statement with no answer (a black-holed database) fails after this long instead of hanging a request.
-  socketTimeoutMs = 4_000,
+  socketTimeoutMs: number = TUNING.dbSocketTimeoutMs,
 ): Pool {
   const t = parseDatabaseUrl(url);
   const pool = mariadb.createPool({
@@ -42,15 +42,13 @@ export function createPool(
     // No per-session setup: every time the product writes is UTC_TIMESTAMP(3) (+ INTERVAL), so DATETIME holds UTC
     // whatever the server's or the app's time zone, and Prisma reads DATETIME as UTC. (An initSql would also open a
     // window in which a socket error during connect is thrown outside any promise by the driver.)
-    connectTimeout: 3_000,
-    // a request waits at most this long for a connection: a database that is down is a prompt 503
-    acquireTimeout: 3_000,
+    connectTimeout: TUNING.dbAcquireTimeoutMs,
+    acquireTimeout: TUNING.dbAcquireTimeoutMs,
     socketTimeout: socketTimeoutMs,
-    // The pool grows to connectionLimit on demand and closes, with a proper QUIT, what stayed idle 2 s (below the
-    // socket timeout), keeping one. A fixed pool let the socket timeout cut its idle connections instead: an idle
-    // instance reconnected three or four times a second, each cut a warning in MariaDB's error log.
+    // The pool grows to connectionLimit on demand and shrinks to one when idle (a fixed pool let the socket timeout
+    // cut its idle connections, each cut a warning in MariaDB's error log).
     minimumIdle: 1,
-    idleTimeout: 2,
+    idleTimeout: TUNING.dbIdleTimeoutS,
     insertIdAsNumber: true,
     bigIntAsNumber: true,
   });

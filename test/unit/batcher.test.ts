@@ -231,7 +231,7 @@ describe('Batcher with maxConcurrent', () => {
       maxItems: 100,
       maxWaitMs: 0,
       maxConcurrent: 1,
-      failWaitingOn: (err) => (err as Error).message === 'unreachable',
+      failWaiting: (err) => ((err as Error).message === 'unreachable' ? new Error('never sent') : undefined),
       flush: (items) => {
         started.push(items);
         return new Promise<void>((ok, fail) => ends.push({ ok, fail }));
@@ -241,14 +241,14 @@ describe('Batcher with maxConcurrent', () => {
     return { started, ends, add };
   }
 
-  test('a flush error that failWaitingOn accepts fails the items waiting for a slot at once, unflushed', async () => {
+  test('a flush error for which failWaiting names an error fails the items waiting for a slot at once with it, unflushed', async () => {
     const { started, ends, add } = oneSlot();
     const first = add(1);
     await sleep(5);
     const waiting = [2, 3].map(add);
     await sleep(5);
     ends[0]!.fail(new Error('unreachable'));
-    expect(await Promise.all([first, ...waiting])).toEqual(['unreachable', 'unreachable', 'unreachable']);
+    expect(await Promise.all([first, ...waiting])).toEqual(['unreachable', 'never sent', 'never sent']);
     await sleep(5);
     expect(started).toEqual([[1]]);
     // an item added afterwards gets a flush of its own
@@ -259,7 +259,7 @@ describe('Batcher with maxConcurrent', () => {
     expect(await later).toBe('something else');
   });
 
-  test('a flush error that failWaitingOn does not accept leaves the waiting items to the next flush', async () => {
+  test('a flush error for which failWaiting names none leaves the waiting items to the next flush', async () => {
     const { started, ends, add } = oneSlot();
     const first = add(1);
     await sleep(5);
