@@ -1,15 +1,8 @@
 // The suppression list's part of the OpenAPI 3.1 description (src/http/openapi.ts puts it in): the routes of
 // src/http/suppression-routes.ts and their schemas.
-type Json = Record<string, unknown>;
+import { dbDown, internal, json, keyed, problem, ref } from './openapi-parts';
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Json, description: string) => ({ description, content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ $ref: '#/components/responses/Problem', description });
-const common = {
-  '401': problem('an API key is required (when keys are configured)'),
-  '503': problem('the database is unavailable'),
-  '500': problem('unexpected error'),
-};
+const common = { ...keyed, ...dbDown, ...internal };
 const addressParam = { name: 'address', in: 'path', required: true, description: 'the address, any case', schema: { type: 'string', maxLength: 254 } };
 
 export const SUPPRESSION_TAG = {

@@ -3,18 +3,9 @@
 // receiver gets (src/jobs/webhook-job.ts), and their schemas.
 import { WEBHOOK_EVENT_TYPES } from '../core/webhook-event';
 import { RETRY_ALL_MAX, WEBHOOK_LIST_MAX } from './dashboard/webhooks';
+import { dateTime, dbDown, internal, json, keyed, problem, ref, type Json } from './openapi-parts';
 
-type Json = Record<string, unknown>;
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Json, description: string) => ({ description, content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ $ref: '#/components/responses/Problem', description });
-const dateTime = { type: 'string', format: 'date-time' };
-const common = {
-  '401': problem('an API key is required (when keys are configured)'),
-  '503': problem('the database is unavailable'),
-  '500': problem('unexpected error'),
-};
+const common = { ...keyed, ...dbDown, ...internal };
 
 const TYPE_MEANING: Record<(typeof WEBHOOK_EVENT_TYPES)[number], string> = {
   delivered: 'the relay accepted the mail for this recipient',
