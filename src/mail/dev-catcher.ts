@@ -14,7 +14,14 @@ export async function startDevCatcher(opts: { smtpPort: number; webPort: number;
     listen(cb: (err?: Error) => void): void;
     close(cb: () => void): void;
   };
+  // MailDev's constructor puts handlers of its own on SIGINT and SIGTERM that exit the process as soon as its servers
+  // have closed, which cut the app's graceful stop short (Ctrl-C on `npm start`: no outcome recorded for the sends
+  // in hand, no last log lines). They are taken off again: the app stops, and closes the catcher with it.
+  const own = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   const maildev = new MailDev({ smtp: opts.smtpPort, web: opts.webPort, ip: '127.0.0.1', silent: true, disableWeb: false });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const handler of process.listeners(signal)) if (!own[signal].includes(handler)) process.removeListener(signal, handler);
+  }
   await new Promise<void>((resolve, reject) => maildev.listen((err) => (err ? reject(err) : resolve())));
   const catcher = {
     smtpUrl: `smtp://127.0.0.1:${opts.smtpPort}?ignoreTLS=true`,
