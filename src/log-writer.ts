@@ -6,7 +6,7 @@
 // thread's writes; a line leaves when its turn ends; at exit (process.exit, the loop's end, an uncaught exception)
 // the rest is written before the process ends; a reader that went away (EPIPE) turns logging into a no-op rather than
 // an exit that never ends. What a write per line would keep and this does not: the last turn's lines of a process
-// killed outright (SIGKILL, the kernel's out-of-memory killer).
+// killed outright (SIGKILL, the kernel's out-of-memory killer, V8 out of heap).
 import { writeSync } from 'node:fs';
 
 /** POSIX: a write of at most this many bytes into a pipe is never interleaved with another writer's. */
