@@ -17,14 +17,12 @@ import { ListenerRole } from './roles/listener';
 import { ListenerThreadsRole } from './roles/listener-threads';
 import { CallbackRole } from './roles/callback';
 import type { Role } from './roles/role';
+import { TUNING } from './tuning';
 
 export interface AppOverrides extends InfrastructureOptions {
   /** a mailer for the in-process listener (tests) */
   mailer?: Mailer;
 }
-
-/** How often waitUntilReady looks again. */
-const READY_POLL_MS = 25;
 
 export class MailDispatchApp {
   readonly infra: Infrastructure;
@@ -108,7 +106,6 @@ export class MailDispatchApp {
     if (names.has('job')) this.roles.push((this.jobRole = new JobRole(infra)));
     if (names.has('callback')) this.roles.push((this.callbackRole = await CallbackRole.create(infra)));
     if (names.has('api')) this.roles.push((this.apiRole = new ApiRole(infra, () => this.readiness())));
-    infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, job: this.job ?? undefined, listener: this.listenerRole?.listener, checkBack: this.jobRole?.checkBack, retention: this.jobRole?.retention, webhooks: this.jobRole?.webhooks ?? undefined, callback: this.callbackRole?.service, resends: this.jobRole?.resends ?? undefined });
     // Gauges read the table and the broker: once per process, in the main thread; threads add their counters.
     if (isMainThread) infra.metrics.attach({ stats: infra.stats, queues: infra.queueProbe, readiness: () => this.readiness(), relay: () => infra.relay.state(), webhooks: () => infra.webhooks.counts() });
     // A queue of another type than MQ_QUEUE_TYPE fails the start by name; a broker that does not answer yet does not.
@@ -131,7 +128,7 @@ export class MailDispatchApp {
     const until = Date.now() + ms;
     while (Date.now() < until) {
       if (this.infra.publisher.isReady && this.roles.every((r) => r.ready)) return true;
-      await new Promise((r) => setTimeout(r, READY_POLL_MS));
+      await new Promise((r) => setTimeout(r, TUNING.readyPollMs));
     }
     return false;
   }

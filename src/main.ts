@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { MailDispatchApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { TUNING } from './tuning';
 
 async function main(): Promise<void> {
   // A .env next to package.json is read once, before the configuration; real environment variables win.
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       app.logger.error('graceful stop took too long; exiting');
       process.exit(1);
-    }, 60_000);
+    }, TUNING.forceExitMs);
     force.unref();
     app.stop().then(
       () => process.exit(0),

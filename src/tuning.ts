@@ -4,6 +4,19 @@ export const TUNING = {
   // ---- the API first
   /** the API must be quiet this long before the work that yields to it goes at full speed again */
   apiQuietMs: 200,
+  /** the rate limiter keeps at most this many buckets (API keys, recipient addresses), the least recently used going first, so its memory is bounded */
+  rateLimitMaxEntries: 100_000,
+  /** an insert refused as a duplicate (an msg id two instances pinned to one SNOWFLAKE_WORKER_ID both made, or an Idempotency-Key row expired or rolled back meanwhile) is tried this many times in all */
+  duplicateKeyTries: 3,
+  /** expired Idempotency-Keys are deleted by the API, in the background, at most this often, this many per statement */
+  idempotencyPurgeEveryMs: 60_000,
+  idempotencyPurgeBatch: 1_000,
+
+  // ---- starting and stopping (src/main.ts, src/app.ts)
+  /** a wait for readiness (the publisher attached, the roles ready, a broker connection up) looks this often: a flag read, so a start is seen within a few ms */
+  readyPollMs: 25,
+  /** a graceful stop still running after this exits the process with status 1, so a hung close cannot keep it alive (the listener threads' own bound, SMTP_TIMEOUT_MS + threadStopExtraMs, is 40 s by default) */
+  forceExitMs: 60_000,
 
   // ---- writes gathered into one statement (src/store/batcher.ts)
   /** new rows: no window (a 202 waits for its commit), at most two statements in flight so a batch grows under load */
@@ -32,6 +45,8 @@ export const TUNING = {
   renewalsPerLease: 4,
   /** an outcome write is retried with backoff up to this wait (the mail was sent: its outcome must not be dropped) */
   persistMaxWaitMs: 5_000,
+  /** the first retry of an outcome write comes after this pause, which then doubles: a hiccup costs little, an outage is not a hot loop */
+  persistFirstWaitMs: 100,
   /** a delivery the database could not take goes back to the queue after this pause, so an outage is not a hot loop;
    * on a quorum queue the pause doubles with the message's x-delivery-count up to the maximum, so the same message
    * cycling through an outage counts slowly towards the delivery limit (50 returns take about 45 minutes) */
@@ -47,6 +62,8 @@ export const TUNING = {
   threadRespawnMs: 1_000,
   /** a listener thread's heap: it holds at most a prefetch of mails, so memory stays flat under any backlog */
   threadHeapMb: 96,
+  /** /metrics waits this long for a listener thread's counters: one that does not answer is left out of that scrape instead of stalling it */
+  threadMetricsTimeoutMs: 1_000,
 
   // ---- the SMTP relay
   /** a lane's connection unused this long is closed: relays drop idle sessions, and an idle one holds a slot of theirs */
@@ -126,6 +143,8 @@ export const TUNING = {
     checkBatch: { maxItems: 500, maxWaitMs: 20, maxConcurrent: 2 },
     /** a message the database could not take goes back after this pause, so an outage is not a hot loop */
     retryLaterMs: 2_000,
+    /** on stop, a consumer's deliveries in hand get that pause and this much more to be settled, so one waiting out its pause still goes back before the channel closes */
+    stopExtraMs: 1_000,
     /** confirmations are kept a day: every check of a mail comes due within MAX_TRIES x CHECK_DELAY_MS of its last publish */
     keepMs: 24 * 3_600_000,
     /** old confirmations are deleted this often, this many per statement */
@@ -161,6 +180,10 @@ export const TUNING = {
   dbIdleTimeoutS: 2,
   /** an INSERT whose connection failed: its row is looked for this long before the answer says "may have been stored" */
   storedLookupMs: 1_000,
+  /** creating a missing database on a first start: its one connection waits at most this long for the server */
+  dbCreateConnectTimeoutMs: 5_000,
+  /** processes starting together wait this long (GET_LOCK, in seconds) for the one applying the migrations before their start fails */
+  migrationLockWaitS: 60,
 
   // ---- the broker
   /** a queue-depth question unanswered this long counts as unknown */
@@ -186,4 +209,38 @@ export const TUNING = {
   /** queue:migrate moves this many messages per confirm round: the most an interrupted run can leave in both queues
    * (one at a time costs a round per message, 60 ms each into a quorum queue on the development machine) */
   queueMigrationBatch: 100,
+  /** at stop, the wait for outstanding confirms (each bounded by CONFIRM_TIMEOUT_MS) looks this often */
+  publishDrainPollMs: 20,
+
+  // ---- the dashboard and /metrics (src/observability/stats.ts, src/http/dashboard)
+  stats: {
+    /** msg_log's stats are read at most once per this however many ask (dashboards, their live streams, /metrics scrapes) */
+    maxAgeMs: 1_000,
+    /** throughput is counted in buckets of this many seconds ... */
+    bucketSeconds: 10,
+    /** ... over the last this-many minutes (a small index range of msg_event, far inside any retention) */
+    windowMinutes: 15,
+    /** the consumed count (the largest: RETENTION_DAYS of mails) is counted again at most this often ... */
+    consumedMinIntervalMs: 1_000,
+    /** ... and no sooner than this many times its last count took, so a count grown slow takes at most a twentieth of the time */
+    consumedCostFactor: 20,
+  },
+  live: {
+    /** open dashboards get new stats this often (one timer for all of them, pushing only what changed) */
+    intervalMs: 1_000,
+    /** a stream with nothing new gets a comment line after this long, so proxies keep it open */
+    heartbeatMs: 15_000,
+    /** a browser whose stream broke reconnects after this long (the SSE `retry:` field) */
+    reconnectMs: 2_000,
+    /** a tick reuses cached stats only this much younger than its interval: the last tick's, cached just after it began, are read anew, a scrape's from mid-interval are reused */
+    freshSlackMs: 50,
+  },
+  bulkRetry: {
+    /** dead mails read per page by a bulk retry */
+    batch: 100,
+    /** retries in flight at once (each a guarded UPDATE and a publish): a bulk retry of thousands does not flood the database and the broker */
+    concurrency: 10,
+  },
+  /** a mail's page shows at most this many of its history rows, so a mail with a runaway history is still one bounded read */
+  mailHistoryRows: 1_000,
 } as const;

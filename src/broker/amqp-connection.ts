@@ -133,7 +133,7 @@ export class AmqpConnection {
   /** Waits until connected, up to `ms`; true when connected. */
   async waitUntilUp(ms: number): Promise<boolean> {
     const until = Date.now() + ms;
-    while (!this.up && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    while (!this.up && Date.now() < until) await new Promise((r) => setTimeout(r, TUNING.readyPollMs));
     return this.up;
   }
 

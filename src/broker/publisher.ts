@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from '../logger';
+import { TUNING } from '../tuning';
 import type { AmqpConnection } from './amqp-connection';
 import { declareTopology, parkingExchange, type TopologyNames } from './topology';
 
@@ -187,6 +188,6 @@ export class Publisher extends EventEmitter<PublisherEvents> implements Publish 
 
   /** Waits for outstanding confirms (each bounded by the confirm timeout). */
   async drain(): Promise<void> {
-    while (this.pending.size > 0) await new Promise((r) => setTimeout(r, 20));
+    while (this.pending.size > 0) await new Promise((r) => setTimeout(r, TUNING.publishDrainPollMs));
   }
 }

@@ -2,26 +2,10 @@
 // reading and retrying a mail, two-phase sending; and their request bodies, each derived from the zod schema that
 // validates it (requestSchema), not written again here.
 
-import { z } from 'zod';
 import { DEV_FAULTS } from '../core/mail-message';
 import { LIMITS, mailRequestSchema } from '../core/validation';
 import { BATCH_MAX } from './batch-route';
-import { acceptErrors, bodyErrors, dbDown, idempotencyKeyParam, internal, json, keyed, location, msgIdParam, noBodyErrors, idempotencyErrors, problem, ref, sameOrigin, type Json } from './openapi-parts';
-
-/**
- * The JSON Schema of a request body, derived from the zod schema that validates it: its input side, what a client
- * sends (before trimming and splitting). Refinements and transforms (control characters, the recipient cap, the
- * stored size) cannot be said in JSON Schema: the descriptions say them. OpenAPI 3.1 names the dialect, so no `$schema`.
- */
-function requestSchema(schema: z.ZodType, docs: { properties: Record<string, string>; example: Json }): Json {
-  const { $schema: _dialect, ...derived } = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as Json;
-  const properties = { ...(derived.properties as Record<string, Json>) };
-  for (const [name, description] of Object.entries(docs.properties)) {
-    if (!properties[name]) throw new Error(`openapi: no field ${name} in the request schema`);
-    properties[name] = { ...properties[name], description };
-  }
-  return { ...derived, properties, example: docs.example };
-}
+import { acceptErrors, bodyErrors, requestSchema, dbDown, idempotencyKeyParam, internal, json, keyed, location, msgIdParam, noBodyErrors, idempotencyErrors, problem, ref, sameOrigin, type Json } from './openapi-parts';
 
 /** The body of POST /mail/prepare: the body of POST /mail/send plus `checkBackUrl` (checked by src/http/two-phase-routes.ts). */
 export function preparedRequestSchema(): Json {

@@ -1,5 +1,6 @@
 // The pieces every part of the OpenAPI description shares (src/http/openapi.ts and its openapi-*.ts parts): references,
 // answers, parameters, the errors each kind of route may answer, and the statuses by name.
+import { z } from 'zod';
 import { Status, STATUS_MEANING, type StatusName } from '../core/status';
 import { IDEMPOTENCY_KEY_MAX } from './security/idempotency';
 
@@ -48,4 +49,19 @@ export const noBodyErrors = { '400': problem('a malformed JSON body'), '413': pr
 
 export function html(description: string) {
   return { description, content: { 'text/html': { schema: { type: 'string' } } } };
+}
+
+/**
+ * The JSON Schema of a request body, derived from the zod schema that validates it: its input side, what a client
+ * sends (before trimming and splitting). Refinements and transforms (control characters, the recipient cap, the
+ * stored size) cannot be said in JSON Schema: the descriptions say them. OpenAPI 3.1 names the dialect, so no `$schema`.
+ */
+export function requestSchema(schema: z.ZodType, docs: { properties: Record<string, string>; example: Json }): Json {
+  const { $schema: _dialect, ...derived } = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12' }) as Json;
+  const properties = { ...(derived.properties as Record<string, Json>) };
+  for (const [name, description] of Object.entries(docs.properties)) {
+    if (!properties[name]) throw new Error(`openapi: no field ${name} in the request schema`);
+    properties[name] = { ...properties[name], description };
+  }
+  return { ...derived, properties, example: docs.example };
 }

@@ -7,7 +7,8 @@ import { DEV_FAULTS } from '../core/mail-message';
 import { ERRORS } from '../errors';
 import { BATCH_MAX } from './batch-route';
 import { openMailRequestSchema, preparedRequestSchema } from './openapi-mail';
-import { dateTime, nullableDateTime, ref, STATUS_CODE_MAX, STATUS_NAMES, statusList, type Json } from './openapi-parts';
+import { bulkRetryRequestSchema } from './dashboard/requests';
+import { dateTime, nullableDateTime, ref, requestSchema, STATUS_CODE_MAX, STATUS_NAMES, statusList, type Json } from './openapi-parts';
 import { SUPPRESSION_SCHEMAS } from './openapi-suppressions';
 import { WEBHOOK_SCHEMAS } from './openapi-webhooks';
 
@@ -207,17 +208,10 @@ export const SCHEMAS: Json = {
         scheme: { enum: ['msg-log', 'delayed-check'], description: 'RELIABILITY_SCHEME: how a lost mail is found' },
       },
     },
-    BulkRetryRequest: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['dryRun'],
-      properties: {
-        dryRun: { type: 'boolean', description: 'true: only count' },
-        q: { type: 'string', description: 'the same search as GET /api/mails' },
-        status: { const: 'dead' },
-        max: { type: 'integer', minimum: 1 },
-      },
-    },
+    BulkRetryRequest: requestSchema(bulkRetryRequestSchema, {
+      properties: { dryRun: 'true: only count', q: 'the same search as GET /api/mails', status: 'only dead mails are retried', max: 'at most this many mails (and never more than the server\'s maximum per request)' },
+      example: { dryRun: true, q: 'example.com' },
+    }),
     BulkRetryResult: {
       type: 'object',
       properties: { dryRun: { type: 'boolean' }, matched: { type: 'integer' }, retried: { type: 'integer' }, skipped: { type: 'integer' }, remaining: { type: 'integer' } },

@@ -5,6 +5,7 @@ import { ApiLoad } from '../core/api-load';
 import type { Config } from '../config';
 import { Infrastructure } from '../roles/infrastructure';
 import { ListenerRole } from '../roles/listener';
+import { TUNING } from '../tuning';
 import type { ThreadMessage } from './listener-threads';
 
 const { config, apiLoad, threadId } = workerData as { config: Config; index: number; threadId: string; apiLoad?: SharedArrayBuffer };
@@ -12,8 +13,6 @@ const post = (m: ThreadMessage) => parentPort!.postMessage(m);
 // the main thread's API load, in the same shared memory: this thread's listener yields to it
 const infra = new Infrastructure(config, { instanceId: threadId, ...(apiLoad ? { apiLoad: new ApiLoad(apiLoad) } : {}) });
 let role: ListenerRole | null = null;
-/** How often the thread looks whether it is attached to the broker yet. */
-const READY_POLL_MS = 25;
 
 parentPort!.on('message', (m: unknown) => {
   if (typeof m === 'object' && m !== null && (m as { type?: string }).type === 'metrics') {
@@ -34,11 +33,10 @@ parentPort!.on('message', (m: unknown) => {
 async function start(): Promise<void> {
   await infra.open();
   role = await ListenerRole.create(infra);
-  infra.metrics.observe({ repo: infra.repo, publisher: infra.publisher, listener: role.listener });
   await infra.publisherConnection.start();
   await role.start();
   // waiting for the broker; the recovery in AmqpConnection keeps trying
-  while (!(infra.publisher.isReady && role.ready)) await new Promise((r) => setTimeout(r, READY_POLL_MS));
+  while (!(infra.publisher.isReady && role.ready)) await new Promise((r) => setTimeout(r, TUNING.readyPollMs));
 }
 
 start().then(

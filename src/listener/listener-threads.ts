@@ -86,7 +86,7 @@ export class ListenerThreads {
     const answers = [...this.workers].map((w) => {
       const id = ++this.metricRequests;
       return new Promise<MetricObjectWithValues<MetricValue<string>>[] | null>((resolve) => {
-        const timer = setTimeout(() => resolve(null), 1_000);
+        const timer = setTimeout(() => resolve(null), TUNING.threadMetricsTimeoutMs);
         this.metricReplies.set(id, (m) => {
           clearTimeout(timer);
           resolve(m);

@@ -32,7 +32,7 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Runs a write until the database takes it; undefined when the listener stops and the write still fails. */
 export async function persist<T>(log: Logger, write: () => Promise<T>, opts: { stopping: () => boolean; sleep?: (ms: number) => Promise<void> }): Promise<T | undefined> {
   const sleep = opts.sleep ?? delay;
-  for (let wait = 100; ; wait = Math.min(wait * 2, TUNING.persistMaxWaitMs)) {
+  for (let wait: number = TUNING.persistFirstWaitMs; ; wait = Math.min(wait * 2, TUNING.persistMaxWaitMs)) {
     try {
       return await write();
     } catch (err) {

@@ -11,6 +11,7 @@ import { failurePhrase } from '../core/failure';
 import type { Pool } from '../store/db';
 import { STATS_SQL } from '../store/read-sql';
 import type { RelayRepo } from '../store/relay-repo';
+import { TUNING } from '../tuning';
 
 export type StatusCounts = Record<StatusName, number>;
 
@@ -73,14 +74,14 @@ export class StatsReader {
     private readonly pool: Pool,
     opts: StatsOptions = {},
   ) {
-    this.bucketSeconds = opts.bucketSeconds ?? 10;
-    this.windowBuckets = Math.ceil(((opts.windowMinutes ?? 15) * 60) / this.bucketSeconds);
-    this.consumedMinIntervalMs = opts.consumedMinIntervalMs ?? 1_000;
+    this.bucketSeconds = opts.bucketSeconds ?? TUNING.stats.bucketSeconds;
+    this.windowBuckets = Math.ceil(((opts.windowMinutes ?? TUNING.stats.windowMinutes) * 60) / this.bucketSeconds);
+    this.consumedMinIntervalMs = opts.consumedMinIntervalMs ?? TUNING.stats.consumedMinIntervalMs;
     this.relay = opts.relay ?? null;
   }
 
   /** The stats, read at most once per `maxAgeMs` however many callers ask (dashboards, SSE, scrapes). */
-  async get(maxAgeMs = 1_000): Promise<Stats> {
+  async get(maxAgeMs: number = TUNING.stats.maxAgeMs): Promise<Stats> {
     if (this.cached && Date.now() - this.cached.readAt < maxAgeMs) return this.cached.stats;
     if (this.inFlight) return this.inFlight;
     this.inFlight = this.read()
@@ -100,7 +101,7 @@ export class StatsReader {
       const active = await conn.query<{ status: number; n: number }[]>(STATS_SQL.activeCounts);
       const [due] = await conn.query<{ n: number }[]>(STATS_SQL.due);
       const [oldest] = await conn.query<{ msgId: string; createMs: number }[]>(STATS_SQL.oldestPending);
-      if (Date.now() - this.consumed.countedAt >= Math.max(this.consumedMinIntervalMs, this.consumed.costMs * 20)) {
+      if (Date.now() - this.consumed.countedAt >= Math.max(this.consumedMinIntervalMs, this.consumed.costMs * TUNING.stats.consumedCostFactor)) {
         const started = performance.now();
         const [c] = await conn.query<{ n: number }[]>(STATS_SQL.consumedCount);
         this.consumed = { n: Number(c!.n), countedAt: Date.now(), countedAtIso: new Date(nowMs).toISOString(), costMs: performance.now() - started };

@@ -31,6 +31,7 @@ export class CallbackRole implements Role {
     const worker = (queue: string, handle: QueueWorkerOptions['handle']) =>
       new QueueWorker({ connection: this.connection, topology: infra.topology, queue, prefetch: TUNING.callback.prefetch, retryLaterMs: TUNING.callback.retryLaterMs, handle, logger: log });
     this.workers = [worker(confirmQueue(infra.topology), (m) => this.service.onConfirmation(m)), worker(checkQueue(infra.topology), (m) => this.service.onCheck(m))];
+    infra.metrics.observe({ callback: this.service });
   }
 
   static async create(infra: Infrastructure): Promise<CallbackRole> {
@@ -57,7 +58,7 @@ export class CallbackRole implements Role {
 
   async stop(): Promise<void> {
     if (this.prune) clearInterval(this.prune);
-    await Promise.all(this.workers.map((w) => w.stop(TUNING.callback.retryLaterMs + 1_000)));
+    await Promise.all(this.workers.map((w) => w.stop(TUNING.callback.retryLaterMs + TUNING.callback.stopExtraMs)));
     await this.service.close();
     await this.connection.close();
     await this.ownPool?.end().catch(() => undefined);

@@ -117,6 +117,8 @@ export class Infrastructure {
     this.stats = new StatsReader(this.pool, { relay: this.relay });
     this.publisherConnection = new AmqpConnection(c.AMQP_URL, 'publisher', this.logger);
     this.publisher = new Publisher({ connection: this.publisherConnection, topology: this.topology, confirmTimeoutMs: c.CONFIRM_TIMEOUT_MS, logger: this.logger });
+    // this process's (or thread's) counters follow the repo's transitions and the publisher's confirms
+    this.metrics.observe({ repo: this.repo, publisher: this.publisher });
     if (this.topology.checkDelayMs !== undefined) this.checks = new CheckMessages({ publisher: this.publisher, topology: this.topology });
     this.queueProbe = new QueueProbe([this.topology.queue, parkingQueue(this.topology)], this.logger);
     this.publisherConnection.onConnect(this.queueProbe.attach);

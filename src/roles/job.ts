@@ -79,6 +79,7 @@ export class JobRole implements Role {
       const worker = new QueueWorker({ connection, topology: infra.topology, queue: resendQueue(infra.topology), prefetch: TUNING.callback.prefetch, retryLaterMs: TUNING.callback.retryLaterMs, handle: (m) => resends.onRequest(m), logger: infra.logger });
       this.resendConsumer = { connection, worker };
     }
+    infra.metrics.observe({ job: this.job, checkBack: this.checkBack, retention: this.retention, webhooks: this.webhooks ?? undefined, resends: this.resends ?? undefined });
   }
 
   /** What the job must know before it counts a mail nobody consumed: is the relay down, is the queue still draining? */
@@ -117,7 +118,7 @@ export class JobRole implements Role {
   async stop(): Promise<void> {
     this.resends?.stop();
     if (this.resendConsumer) {
-      await this.resendConsumer.worker.stop(TUNING.callback.retryLaterMs + 1_000);
+      await this.resendConsumer.worker.stop(TUNING.callback.retryLaterMs + TUNING.callback.stopExtraMs);
       await this.resendConsumer.connection.close();
     }
     await Promise.all([this.job.stop(), this.checkBack.stop(), this.due.stop(), this.retention.stop(), this.webhooks?.stop()]);

@@ -72,6 +72,7 @@ export class ListenerRole implements Role {
       void report(false, null);
       void this.consumer.resume();
     });
+    deps.metrics.observe({ listener: this.listener });
   }
 
   /** `mailer`: a mailer of the caller's (tests); otherwise SMTP lanes to SMTP_URL. */

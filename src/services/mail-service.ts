@@ -114,7 +114,7 @@ export class MailService {
           throw new AppError('DATABASE_UNAVAILABLE', 'nothing was stored');
         }
         // Leased instance numbers never collide; two instances pinned to one SNOWFLAKE_WORKER_ID could: a fresh id settles it.
-        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
+        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= TUNING.duplicateKeyTries) throw err;
       }
     }
     if (sendAt) {
@@ -195,7 +195,7 @@ export class MailService {
         else await inTransaction(repo.pool, writeAll);
       } catch (err) {
         if (isDatabaseUnavailable(err)) throw new AppError('DATABASE_UNAVAILABLE', 'the batch may not have been stored; send it again with the same Idempotency-Key to be sure it is stored once');
-        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
+        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= TUNING.duplicateKeyTries) throw err;
         continue;
       }
       // one line per mail, as for a single one: every mail's log carries its msgId

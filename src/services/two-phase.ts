@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import type { SuppressionCheck } from '../core/suppression';
 import type { HeldRepo } from '../store/held-repo';
 import type { MailWrite } from '../store/idempotency-repo';
+import { TUNING } from '../tuning';
 import { refuseIfAllSuppressed, type MailDispatch } from './mail-service';
 
 export interface Prepared {
@@ -53,7 +54,7 @@ export class TwoPhase {
         return { msgId, status: 'prepared' };
       } catch (err) {
         if (isDatabaseUnavailable(err)) throw new AppError('DATABASE_UNAVAILABLE', 'nothing was stored');
-        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= 3) throw err;
+        if ((err as { code?: string }).code !== DUPLICATE_KEY || attempt >= TUNING.duplicateKeyTries) throw err;
       }
     }
   }

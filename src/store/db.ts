@@ -60,7 +60,7 @@ export function createPool(
 /** Creates the database named in the URL when it is missing (a newcomer's first start). */
 export async function ensureDatabase(url: string): Promise<void> {
   const t = parseDatabaseUrl(url);
-  const conn = await mariadb.createConnection({ host: t.host, port: t.port, user: t.user, password: t.password, connectTimeout: 5_000 });
+  const conn = await mariadb.createConnection({ host: t.host, port: t.port, user: t.user, password: t.password, connectTimeout: TUNING.dbCreateConnectTimeoutMs });
   try {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${t.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {

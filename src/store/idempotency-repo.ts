@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { PoolConnection } from 'mariadb';
 import { AppError } from '../errors';
+import { TUNING } from '../tuning';
 import type { Pool } from './db';
 import { IDEMPOTENCY_SQL, LOCK_WAIT_SECONDS } from './idempotency-sql';
 import type { MsgLogRepo } from './msg-log-repo';
@@ -89,7 +90,7 @@ export class IdempotencyRepo {
           if (stage === 'key' && LOCK_CODES.has(codeOf(err) ?? '')) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'a request with this Idempotency-Key is still in flight; retry once it has finished');
           // A duplicate msg_id (stage 'mail') goes back to the caller as it is: it retries with a fresh id.
           if (stage !== 'key' || codeOf(err) !== 'ER_DUP_ENTRY') throw err;
-          if (attempt >= 3) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'this Idempotency-Key is contended; retry shortly');
+          if (attempt >= TUNING.duplicateKeyTries) throw new AppError('IDEMPOTENCY_KEY_IN_USE', 'this Idempotency-Key is contended; retry shortly');
           const existing = await this.findOn(conn, key);
           if (existing && !existing.expired) throw settle(existing, key.fingerprint);
           if (existing) await conn.query(IDEMPOTENCY_SQL.deleteExpiredOne, [key.keyHash]);
@@ -103,7 +104,7 @@ export class IdempotencyRepo {
   }
 
   /** Deletes up to `limit` expired keys; returns how many. */
-  async purgeExpired(limit = 1000): Promise<number> {
+  async purgeExpired(limit: number = TUNING.idempotencyPurgeBatch): Promise<number> {
     const res = await this.pool.query(IDEMPOTENCY_SQL.purgeExpired, [limit]);
     return Number(res.affectedRows);
   }

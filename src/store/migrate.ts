@@ -3,6 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { TUNING } from '../tuning';
 import type { Pool } from './db';
 
 export const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
@@ -48,8 +49,8 @@ export function splitStatements(sql: string): string[] {
 export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<string[]> {
   const conn = await pool.getConnection();
   try {
-    const [lock] = await conn.query<{ ok: number }[]>("SELECT GET_LOCK('mail_dispatch_migrate', 60) AS ok");
-    if (Number(lock?.ok) !== 1) throw new Error('could not take the migration lock within 60 s');
+    const [lock] = await conn.query<{ ok: number }[]>(`SELECT GET_LOCK('mail_dispatch_migrate', ${TUNING.migrationLockWaitS}) AS ok`);
+    if (Number(lock?.ok) !== 1) throw new Error(`could not take the migration lock within ${TUNING.migrationLockWaitS} s`);
     try {
       await conn.query(CREATE_MIGRATIONS_TABLE);
       const rows = await conn.query<{ migration_name: string; checksum: string }[]>(

@@ -2,6 +2,7 @@
 // recipients are SQL.findRecipients), and the stats behind the dashboard and /metrics. None of them writes.
 // Times are read as epoch milliseconds computed by the database (EPOCH_MS), so no time zone is ever involved.
 import { PENDING, Status } from '../core/status';
+import { TUNING } from '../tuning';
 
 /** A DATETIME column (or UTC_TIMESTAMP(3)) as epoch milliseconds, computed by the database. */
 export const EPOCH_MS = (col: string) => `(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${col}) DIV 1000)`;
@@ -52,7 +53,7 @@ function conditionsOf(filter: MailFilter): { parts: string[]; args: unknown[] } 
       parts.push('msg_id LIKE ?');
       args.push(`${q}%`);
     } else {
-      // a recipient: scans the rows (bounded by the page size); see README, "Dashboard and operations"
+      // a recipient: scans the rows (bounded by the page size); see README, "Dashboard"
       parts.push(`${TOS} LIKE ?`);
       args.push(`%${escapeLike(q.toLowerCase())}%`);
     }
@@ -85,7 +86,7 @@ export const DASHBOARD_SQL = {
   /** A mail's history, in order (the triggers of msg_log write it), bounded. Args: id. */
   mailEvents: `SELECT CAST(id AS CHAR) AS id, ${EPOCH_MS('at')} AS atMs, from_status AS fromStatus, to_status AS toStatus, try_count AS tryCount, lease, error,
       ${EPOCH_MS('next_try_time')} AS nextMs, ms_in_previous_state AS msInPreviousState
-    FROM msg_event WHERE msg_id = ? ORDER BY id LIMIT 1000`,
+    FROM msg_event WHERE msg_id = ? ORDER BY id LIMIT ${TUNING.mailHistoryRows}`,
 
   /** How many dead mails match `q` (what a bulk retry would take). */
   countDead(q: string | undefined): Statement {

@@ -1,4 +1,5 @@
 // Every statement on the suppression list (src/core/suppression.ts says which refusals put an address on it).
+
 const rows = (n: number, one: string) => Array.from({ length: n }, () => one).join(', ');
 
 export const SUPPRESSION_SQL = {
@@ -35,7 +36,4 @@ export const SUPPRESSION_SQL = {
 
   /** The database's clock, so the copies read changes by its time, not the process's. */
   now: `SELECT UTC_TIMESTAMP(3) AS now`,
-
-  /** Lifted rows older than this are only history: removed by retention. Args: olderThanUs. */
-  purgeLifted: `DELETE FROM suppression WHERE lifted_time IS NOT NULL AND lifted_time < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND LIMIT 1000`,
 } as const;

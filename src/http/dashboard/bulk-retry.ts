@@ -1,6 +1,7 @@
 // Retry of dead mails in bulk: the same path as one retry (MailService.retry: a guarded dead -> sending, then a
 // publish with confirms), over the dead rows matching a filter, in bounded batches with bounded concurrency.
 // A dry run only counts.
+import { TUNING } from '../../tuning';
 import type { DashboardQueries } from './queries';
 
 export interface BulkRetryRequest {
@@ -32,8 +33,8 @@ export interface BulkRetryDeps {
 export async function bulkRetry(deps: BulkRetryDeps, req: BulkRetryRequest): Promise<BulkRetryResult> {
   const matched = await deps.queries.countDead(req.q);
   if (req.dryRun) return { dryRun: true, matched, retried: 0, skipped: 0, remaining: matched };
-  const batchSize = deps.batchSize ?? 100;
-  const concurrency = deps.concurrency ?? 10;
+  const batchSize = deps.batchSize ?? TUNING.bulkRetry.batch;
+  const concurrency = deps.concurrency ?? TUNING.bulkRetry.concurrency;
   let retried = 0;
   let skipped = 0;
   let after: string | null = null;

@@ -4,6 +4,7 @@
 import type { Request, Response } from 'express';
 import type { Logger } from '../../logger';
 import type { Stats, StatsReader } from '../../observability/stats';
+import { TUNING } from '../../tuning';
 
 export class LiveHub {
   private readonly clients = new Set<Response>();
@@ -16,7 +17,7 @@ export class LiveHub {
   constructor(
     private readonly stats: StatsReader,
     private readonly logger: Logger,
-    private readonly opts: { intervalMs: number; heartbeatMs: number } = { intervalMs: 1_000, heartbeatMs: 15_000 },
+    private readonly opts: { intervalMs: number; heartbeatMs: number } = { intervalMs: TUNING.live.intervalMs, heartbeatMs: TUNING.live.heartbeatMs },
   ) {}
 
   get size(): number {
@@ -35,14 +36,14 @@ export class LiveHub {
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    res.write('retry: 2000\n\n');
+    res.write(`retry: ${TUNING.live.reconnectMs}\n\n`);
     this.clients.add(res);
     req.on('close', () => {
       this.clients.delete(res);
       if (this.clients.size === 0) this.stop();
     });
     // the newcomer gets the current numbers at once
-    void this.stats.get(1_000).then((s) => this.send(res, s), () => undefined);
+    void this.stats.get(TUNING.stats.maxAgeMs).then((s) => this.send(res, s), () => undefined);
     this.start();
   }
 
@@ -61,7 +62,7 @@ export class LiveHub {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      const s = await this.stats.get(this.opts.intervalMs - 50);
+      const s = await this.stats.get(this.opts.intervalMs - TUNING.live.freshSlackMs);
       const { at: _at, ...rest } = s;
       const key = JSON.stringify(rest);
       if (key !== this.last) {

@@ -24,6 +24,7 @@ import { bulkRetry } from './bulk-retry';
 import { LiveHub } from './live';
 import { DashboardQueries, MSG_ID, type MailFilter } from './queries';
 import { RateLimit } from './rate-limit';
+import { bulkRetryBodyOf, invalid, searchOf } from './requests';
 import { createWebhookRouter } from './webhooks';
 
 export interface DashboardDeps {
@@ -106,7 +107,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
   });
 
   router.get('/api/stats', async (_req, res) => {
-    const [stats, queues] = await Promise.all([deps.stats.get(1_000), deps.queues?.depth() ?? null]);
+    const [stats, queues] = await Promise.all([deps.stats.get(), deps.queues?.depth() ?? null]);
     res.setHeader('Cache-Control', 'no-store');
     res.json({ ...stats, queues });
   });
@@ -132,7 +133,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
 
   router.post('/api/mails/retry', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the filter as application/json');
-    const body = bulkBodyOf(req.body);
+    const body = bulkRetryBodyOf(req.body);
     (body.dryRun ? dryRunLimit : bulkLimit).take(body.dryRun ? 'dry runs' : 'bulk retries');
     const result = await bulkRetry({ queries, retry: (id) => deps.mail.retry(id) }, { q: body.q, dryRun: body.dryRun, max: Math.min(body.max ?? maxPerRequest, maxPerRequest) });
     if (!body.dryRun) {
@@ -165,9 +166,6 @@ export function observeHttp(metrics: Metrics, method: string, res: ServerRespons
   });
 }
 
-function invalid(field: string, message: string): AppError {
-  return new AppError('VALIDATION_FAILED', `${field}: ${message}`, { errors: [{ field, message }] });
-}
 
 function strParam(req: Request, name: string): string | undefined {
   const v = req.query[name];
@@ -183,15 +181,6 @@ function intParam(req: Request, name: string, def: number, min: number, max: num
   return Number(v);
 }
 
-function searchOf(q: unknown, field: string): string | undefined {
-  if (q === undefined || q === null) return undefined;
-  if (typeof q !== 'string') throw invalid(field, 'must be a string');
-  const t = q.trim();
-  if (t.length > 200) throw invalid(field, 'must be at most 200 characters');
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(t)) throw invalid(field, 'must not contain control characters');
-  return t || undefined;
-}
 
 function filterOf(req: Request): MailFilter {
   const status = strParam(req, 'status');
@@ -207,13 +196,3 @@ function tzOf(req: Request): string {
   return safeTimeZone(strParam(req, 'tz'));
 }
 
-function bulkBodyOf(body: unknown): { dryRun: boolean; q?: string; max?: number } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', 'must be a JSON object');
-  const b = body as Record<string, unknown>;
-  const unknown = Object.keys(b).filter((k) => !['dryRun', 'q', 'status', 'max'].includes(k));
-  if (unknown.length) throw invalid(unknown[0]!, 'is not a field of a bulk retry');
-  if (typeof b.dryRun !== 'boolean') throw invalid('dryRun', 'must be true (count only) or false (retry)');
-  if (b.status !== undefined && b.status !== 'dead') throw invalid('status', 'only dead mails can be retried');
-  if (b.max !== undefined && (typeof b.max !== 'number' || !Number.isInteger(b.max) || b.max < 1)) throw invalid('max', 'must be a positive integer');
-  return { dryRun: b.dryRun, q: searchOf(b.q, 'q'), max: b.max as number | undefined };
-}

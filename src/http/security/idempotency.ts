@@ -6,6 +6,7 @@
 // the body (sha256 of its canonical JSON).
 import { createHash } from 'node:crypto';
 import { AppError } from '../../errors';
+import { TUNING } from '../../tuning';
 import type { Logger } from '../../logger';
 import type { NewMsgRow } from '../../services/mail-service';
 import { keyHashOf, settle, type IdempotencyRepo, type KeyRef, type MailWrite } from '../../store/idempotency-repo';
@@ -102,7 +103,7 @@ export class IdempotencyStore {
   /** Expired keys are deleted lazily: at most once per `purgeEveryMs`, in the background, bounded. */
   private maybePurge(): void {
     const now = (this.deps.now ?? Date.now)();
-    if (now - this.lastPurge < (this.deps.purgeEveryMs ?? 60_000)) return;
+    if (now - this.lastPurge < (this.deps.purgeEveryMs ?? TUNING.idempotencyPurgeEveryMs)) return;
     this.lastPurge = now;
     this.deps.repo.purgeExpired().then(
       (n) => n > 0 && this.deps.logger.debug({ purged: n }, 'expired idempotency keys deleted'),

@@ -4,6 +4,7 @@
 // configured rate. Memory is bounded: a bucket that has refilled completely is the same as no bucket and is dropped;
 // past `maxEntries`, the least recently used buckets go first.
 import { AppError } from '../../errors';
+import { TUNING } from '../../tuning';
 
 /**
  * How taken tokens come back.
@@ -82,7 +83,7 @@ export class TokenBuckets {
   constructor(private readonly opts: BucketOptions) {
     if (!(opts.capacity > 0) || !(opts.windowMs > 0)) throw new Error('a token bucket needs a positive capacity and window');
     this.policy = (opts.refill === 'window' ? slidingWindow : steady)(opts.capacity, opts.windowMs) as Policy<unknown>;
-    this.maxEntries = opts.maxEntries ?? 100_000;
+    this.maxEntries = opts.maxEntries ?? TUNING.rateLimitMaxEntries;
     this.now = opts.now ?? Date.now;
     this.lastSweep = this.now();
   }
