@@ -173,7 +173,7 @@ class SmtpLane implements Lane {
 
 /**
  * The envelope's answers as nodemailer keeps them while the content is sent (its public result only comes at the
- * end, and an error after the content carries none). Read, never written; test/integration/smtp-lanes pins it.
+ * end, and an error after the content carries none). Read, never written; test/integration/smtp-lanes.int.test.ts pins it.
  */
 function envelopeOf(conn: SMTPConnection): SendProgress['envelope'] {
   const env = (conn as unknown as { _envelope?: { accepted?: string[]; rejectedErrors?: SmtpErrorLike[] } })._envelope;
