@@ -1,5 +1,5 @@
 // The fault suite (npm run test:faults): real RabbitMQ, MariaDB and SMTP sink, with faults injected; one scenario
-// per file under test/faults, run one at a time. The checker's unit tests run here too. See README "Reliability".
+// per file under test/faults, run one at a time. The checker's unit tests run here too. See docs/reliability.md.
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',

@@ -1,6 +1,6 @@
 // npm run chaos: plays the fault scenarios that make sense against a RUNNING mail-dispatch deployment and prints
 // the same figures as the fault suite (sent, consumed, dead, lost, duplicated, uncertain), so anyone can check
-// their own setup. It starts its own SMTP sink; point the deployment's SMTP_URL at it. See README "Reliability".
+// their own setup. It starts its own SMTP sink; point the deployment's SMTP_URL at it. See docs/reliability.md.
 //
 //   BASE_URL            the API                                         (default http://127.0.0.1:8080)
 //   DATABASE_URL        the deployment's database, to read msg_log      (default mysql://root@127.0.0.1:3306/mail_dispatch)
@@ -23,8 +23,11 @@ import { Status } from '../src/core/status';
 import { createPool, type Pool } from '../src/store/db';
 import { FaultSink, type SinkAction } from '../test/support/fault-sink';
 import { rabbitmqctl } from '../test/support/rabbit';
-import { readRows, ScenarioRun, Traffic, within } from '../test/faults/harness';
-import { sleep } from '../test/support/wait';
+import { readRows, ScenarioRun, Traffic } from '../test/faults/harness';
+import { sleep, waitFor } from '../test/support/wait';
+
+/** waitFor's value, or undefined once it timed out: a scenario records a check that failed and goes on. */
+const settled = <T>(wait: Promise<T>): Promise<T | undefined> => wait.catch(() => undefined);
 import { formatTable, type ScenarioRecord } from '../test/faults/summary-format';
 
 export interface ChaosOptions {
@@ -129,7 +132,7 @@ const SCENARIOS: Scenario[] = [
     play: async (ctx, sc) => {
       ctx.rules.set('smtp-5xx', () => 'permfail');
       const t = await traffic(ctx, 'smtp-5xx');
-      const dead = await within(60_000, async () => (await readRows(ctx.pool, t.accepted)).every((r) => Number(r.status) === Status.dead), 500);
+      const dead = await settled(waitFor('every mail dead', async () => (await readRows(ctx.pool, t.accepted)).every((r) => Number(r.status) === Status.dead), 60_000, 500));
       sc.expect('every mail dead at once (within 60 s)', !!dead);
       await sleep(2000);
       const attempts = t.accepted.map((id) => ctx.sink.attemptsFor(id).length);
@@ -196,7 +199,7 @@ const SCENARIOS: Scenario[] = [
         // Look at the parking queue without taking anything away: unacked gets go back when the channel closes.
         const parkedQueue = `${ctx.o.queue}.parked`;
         const found = new Map<string, string>();
-        await within(60_000, async () => {
+        await settled(waitFor('each poison message parked', async () => {
           const look = await conn.createChannel();
           look.on('error', () => undefined);
           try {
@@ -211,7 +214,7 @@ const SCENARIOS: Scenario[] = [
             await look.close().catch(() => undefined);
           }
           return found.size === poison.length;
-        }, 2000);
+        }, 60_000, 2000));
         sc.expect(`each poison message parked on ${parkedQueue} with a reason`, found.size === poison.length && [...found.values()].every(Boolean), `${found.size} of ${poison.length}: ${[...found.values()].join('; ')}`);
       } finally {
         await conn.close().catch(() => undefined);
@@ -257,7 +260,7 @@ export async function runChaos(o: ChaosOptions): Promise<{ records: ScenarioReco
     const probe = new Traffic(o.baseUrl, 1, { apiKey: o.apiKey, subject: () => `chaos preflight ${run}` });
     await probe.done;
     if (!probe.accepted.length) throw new Error(`POST ${o.baseUrl}/mail/send did not answer 202: ${JSON.stringify(probe.outcomes[0])}${o.apiKey ? '' : ' (set API_KEY if the deployment requires one)'}`);
-    const arrived = await within(60_000, () => sink.countFor(probe.accepted[0]!) > 0, 200);
+    const arrived = await settled(waitFor('the preflight mail at the chaos sink', () => sink.countFor(probe.accepted[0]!) > 0, 60_000, 200));
     if (!arrived) throw new Error(`the preflight mail did not reach the chaos sink within 60 s: start the deployment with SMTP_URL=smtp://${o.sinkHost === '0.0.0.0' ? '<this host>' : o.sinkHost}:${sink.port}?ignoreTLS=true`);
     o.log(`chaos run ${run}: ${o.baseUrl}, sink on ${o.sinkHost}:${sink.port}, ${o.mails} mails per scenario`);
 

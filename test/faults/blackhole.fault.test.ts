@@ -9,8 +9,8 @@
 import type { MailDispatchApp } from '../../src/app';
 import type { PublishOutcome, PublishRequest } from '../../src/broker/publisher';
 import { AMQP_URL, FAST } from '../support/services';
-import { sleep } from '../support/wait';
-import { assertScenario, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
+import { sleep, waitFor } from '../support/wait';
+import { assertScenario, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -85,13 +85,14 @@ describe('fault: a black-holed broker connection', () => {
       const traffic = new Traffic(app.url, N, { concurrency: 5, pauseMs: 20 });
       await traffic.reach(60);
       proxy.blackhole();
-      const noticed = await within(8000, () => !app.publisher.isReady);
-      sc.expect('the heartbeat noticed the dead connection within 8 s', !!noticed);
+      const holedAt = Date.now();
+      const noticed = await waitFor('the publisher to see its connection dead', () => !app.publisher.isReady, 8000, 50).catch((e: Error) => e);
+      sc.expect('the heartbeat noticed the dead connection within 8 s', !(noticed instanceof Error), noticed instanceof Error ? noticed.message : `${Date.now() - holedAt} ms`);
       await sleep(8000); // fixed: the black hole lasts 8 s, well past the heartbeat
       proxy.heal('keep');
       const healedAt = Date.now();
-      const back = await within(20_000, () => app.publisher.isReady && app.waitUntilReady(1));
-      sc.expect('the app reconnected within 20 s of the heal', !!back, back ? `${Date.now() - healedAt} ms` : `publisher ready: ${app.publisher.isReady}; ${proxy.open} proxied connections open`);
+      const back = await waitFor('the app ready again', () => app.publisher.isReady && app.waitUntilReady(1), 20_000, 50).then(() => true, () => false);
+      sc.expect('the app reconnected within 20 s of the heal', back, back ? `${Date.now() - healedAt} ms` : `not after 20 s: publisher ready: ${app.publisher.isReady}; ${proxy.open} proxied connections open`);
       await traffic.done;
       sc.expect('every request answered 202', traffic.count(202) === N, JSON.stringify(traffic.statuses));
 

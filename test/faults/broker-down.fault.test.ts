@@ -2,8 +2,8 @@
 // reset), and comes back a few seconds later. The API keeps accepting (the row is the promise), nothing is
 // published into the void, and the job delivers everything once the broker is back.
 import { Status } from '../../src/core/status';
-import { sleep } from '../support/wait';
-import { assertScenario, countByStatus, readRows, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
+import { sleep, waitFor } from '../support/wait';
+import { assertScenario, countByStatus, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -22,7 +22,8 @@ describe('fault: the broker is down when requests arrive', () => {
 
     await proxy.down();
     const wentDown = Date.now();
-    sc.expect('the app notices the broker is gone within 1 s', !!(await within(1000, () => !app.publisher.isReady)));
+    const gone = await waitFor('the publisher to see the broker gone', () => !app.publisher.isReady, 1000, 50).catch((e: Error) => e);
+    sc.expect('the app notices the broker is gone within 1 s', !(gone instanceof Error), gone instanceof Error ? gone.message : `${Date.now() - wentDown} ms`);
     const traffic = new Traffic(app.url, N, { concurrency: 20 });
     await traffic.done;
     sc.expect(`every request answered 202 while the broker was down`, traffic.count(202) === N, JSON.stringify(traffic.statuses));
@@ -30,11 +31,11 @@ describe('fault: the broker is down when requests arrive', () => {
     // the median beside the slowest: a slow answer among fast ones is a pause of the machine, not a wait for the broker
     const median = traffic.outcomes.map((o) => o.ms).sort((x, y) => x - y)[Math.floor(N / 2)]!;
     sc.expect('no request waited for the broker (slowest answer under 1 s)', slowest < 1000, `slowest ${slowest} ms, median ${median} ms`);
-    const failed = await within(3000, async () => {
+    const failed = await waitFor(`all ${N} rows delivery_failed`, async () => {
       const rows = await readRows(app.pool, traffic.accepted);
       return rows.filter((r) => Number(r.status) === Status.delivery_failed).length === N ? rows : undefined;
-    });
-    sc.expect('each row recorded its failed publish (delivery_failed, try 1) at once', !!failed && failed.every((r) => Number(r.try_count) === 1));
+    }, 3000, 50).catch((e: Error) => e);
+    sc.expect('each row recorded its failed publish (delivery_failed, try 1) at once', !(failed instanceof Error) && failed.every((r) => Number(r.try_count) === 1), failed instanceof Error ? `${failed.message}; ${JSON.stringify(await countByStatus(app.pool, traffic.accepted))}` : undefined);
     sc.expect('nothing reached the sink while the broker was down', fx.sink.received.length === 0, fx.sink.received.length);
 
     await sleep(Math.max(0, 3000 - (Date.now() - wentDown))); // fixed: the broker stays down 3 s, the scenario's outage

@@ -14,7 +14,7 @@ import { Status } from '../../src/core/status';
 import { hasRabbitmqctl, clearPolicy, queuePolicy, setQueuePolicy } from '../support/rabbit';
 import { AMQP_URL, uniqueName } from '../support/services';
 import { sleep, waitFor } from '../support/wait';
-import { assertScenario, countByStatus, rawPublisher, readRows, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
+import { assertScenario, countByStatus, rawPublisher, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -73,10 +73,11 @@ describe('fault: on the way through the broker', () => {
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: a.pool, boundMs: 30_000, quietMs: 1000 });
       const conn = await connect(AMQP_URL);
       const ch = await conn.createChannel();
-      const drained = await within(10_000, async () => (await ch.checkQueue(fx.topology.queue)).messageCount === 0);
+      const drained = await waitFor('the queue empty', async () => (await ch.checkQueue(fx.topology.queue)).messageCount === 0, 10_000, 50).catch((e: Error) => e);
+      const left = drained instanceof Error ? (await ch.checkQueue(fx.topology.queue)).messageCount : 0;
       const parked = (await ch.checkQueue(parkingQueue(fx.topology))).messageCount;
       await conn.close();
-      sc.expect('all 3 copies of every message were taken off the queue', !!drained);
+      sc.expect('all 3 copies of every message were taken off the queue', !(drained instanceof Error), drained instanceof Error ? `${drained.message}; ${left} messages left` : undefined);
       sc.expect('no copy was parked', parked === 0, parked);
       sc.expect('no send was uncertain (every copy after the first was skipped)', result.uncertainSends === 0, result.uncertainSends);
       assertScenario(sc.record(result));
@@ -100,12 +101,12 @@ describe('fault: on the way through the broker', () => {
       const traffic = new Traffic(app.url, N, { concurrency: 10 });
       await traffic.done;
       const returned = new Set<string>();
-      const allReturned = await within(3000, async () => {
+      const allReturned = await waitFor(`all ${N} rows delivery_failed with a NO_ROUTE return`, async () => {
         const rows = await app.pool.query<{ msg_id: string; status: number; last_error: string | null }[]>('SELECT msg_id, status, last_error FROM msg_log');
         for (const r of rows) if (Number(r.status) === Status.delivery_failed && /returned/.test(r.last_error ?? '') && /NO_ROUTE/.test(r.last_error ?? '')) returned.add(String(r.msg_id));
         return returned.size === N;
-      });
-      sc.expect('every publish was returned and recorded as delivery_failed (NO_ROUTE)', !!allReturned, `${returned.size} of ${N}`);
+      }, 3000, 50).then(() => true, () => false);
+      sc.expect('every publish was returned and recorded as delivery_failed (NO_ROUTE)', allReturned, `${returned.size} of ${N}`);
       await sleep(Math.max(0, 3000 - (Date.now() - unboundAt))); // fixed: the binding stays away 3 s, the scenario's outage
       sc.expect('nothing reached the sink while unroutable', fx.sink.received.length === 0, fx.sink.received.length);
       await ch.bindQueue(fx.topology.queue, fx.topology.exchange, fx.topology.routingKey);
@@ -133,15 +134,15 @@ describe('fault: on the way through the broker', () => {
       await waitFor('the policy on the queue the app just declared', async () => (await queuePolicy(fx.topology.queue)) === policy, 10_000, 100);
       const traffic = new Traffic(api.url, N, { concurrency: 1 });
       await traffic.done;
-      const nacked = await within(3000, async () => {
+      const nacked = await waitFor(`${LIMIT} (or ${LIMIT + 1}) rows delivered, the rest nacked`, async () => {
         const rows = await api.pool.query<{ status: number; last_error: string | null }[]>('SELECT status, last_error FROM msg_log');
         const n = rows.filter((r) => Number(r.status) === Status.delivery_failed && /nack/i.test(r.last_error ?? '')).length;
         const d = rows.filter((r) => Number(r.status) === Status.delivered).length;
         // A quorum queue (the default) applies its length limit one message late: LIMIT + 1 may get in.
         return n + d === N && d >= LIMIT && d <= LIMIT + 1 ? { n, d } : undefined;
-      });
+      }, 3000, 50).catch(() => undefined);
       const counts = await countByStatus(api.pool);
-      sc.expect(`${LIMIT} (or ${LIMIT + 1}) delivered, the rest nacked and recorded as delivery_failed`, !!nacked, JSON.stringify(counts));
+      sc.expect(`${LIMIT} (or ${LIMIT + 1}) delivered, the rest nacked and recorded as delivery_failed`, !!nacked, `${nacked ? '' : 'not after 3 s: '}${JSON.stringify(counts)}`);
       await clearPolicy(policy);
       await fx.startApp({ roles: 'listener' });
       const result = await sc.settle({ accepted: traffic.accepted, sink: fx.sink.received, pool: api.pool, boundMs: 30_000 });

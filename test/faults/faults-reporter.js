@@ -1,5 +1,5 @@
 // Jest reporter for the fault suite: at the end of a run that played fault scenarios, writes their summary table to
-// test-artifacts/faults-summary.md and prints it (the README's Reliability section quotes it).
+// test-artifacts/faults-summary.md and prints it (docs/reliability.md quotes it).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

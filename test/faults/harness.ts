@@ -200,17 +200,6 @@ export async function waitSettled(pool: Pool, boundMs: number, ids?: readonly st
   }
 }
 
-/** Polls until `probe` is truthy; the value, or undefined once `ms` passed. */
-export async function within<T>(ms: number, probe: () => Promise<T> | T, every = 50): Promise<T | undefined> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) return undefined;
-    await sleep(every);
-  }
-}
-
 // ---------------------------------------------------------------- the end of a scenario
 
 export interface FinishInput {

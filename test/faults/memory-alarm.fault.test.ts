@@ -7,8 +7,8 @@ import type { PublishOutcome, PublishRequest } from '../../src/broker/publisher'
 import { Status } from '../../src/core/status';
 import { hasRabbitmqctl, raiseMemoryAlarm } from '../support/rabbit';
 import { FAST } from '../support/services';
-import { sleep } from '../support/wait';
-import { assertScenario, countByStatus, readRows, scenarioFixture, ScenarioRun, Traffic, within } from './harness';
+import { sleep, waitFor } from '../support/wait';
+import { assertScenario, countByStatus, readRows, scenarioFixture, ScenarioRun, Traffic } from './harness';
 
 // Scenarios take longer than the unit and integration tests' 60 s default (npm test runs them too).
 jest.setTimeout(180_000);
@@ -28,8 +28,8 @@ const CONFIRM_TIMEOUT_MS = Number(FAST.CONFIRM_TIMEOUT_MS);
     const app = await fx.startApp({ env: { SMTP_POOL_SIZE: '2' } });
     const traffic = new Traffic(app.url, N, { concurrency: 20 });
     await traffic.done;
-    const published = await within(10_000, async () => !((await countByStatus(app.pool))[Status.sending] ?? 0));
-    sc.expect('the first mails were all published before the alarm', !!published);
+    const published = await waitFor('no row left in sending', async () => !((await countByStatus(app.pool))[Status.sending] ?? 0), 10_000, 50).catch((e: Error) => e);
+    sc.expect('the first mails were all published before the alarm', !(published instanceof Error), published instanceof Error ? `${published.message}; ${JSON.stringify(await countByStatus(app.pool))}` : undefined);
     const log: { started: number; ms: number; outcome: PublishOutcome | null }[] = [];
     const original = app.publisher.publish.bind(app.publisher);
     app.publisher.publish = async (req: PublishRequest) => {
@@ -47,8 +47,8 @@ const CONFIRM_TIMEOUT_MS = Number(FAST.CONFIRM_TIMEOUT_MS);
     const second = new Traffic(app.url, DURING, { concurrency: 3, pauseMs: 50 });
     try {
       await second.done;
-      const blocked = await within(4000, () => !app.publisher.isReady);
-      sc.expect('the app saw its publishing connection blocked within 4 s', !!blocked, blocked ? `${Date.now() - raisedAt} ms` : 'never');
+      const blocked = await waitFor('the publisher to see its connection blocked', () => !app.publisher.isReady, 4000, 50).catch((e: Error) => e);
+      sc.expect('the app saw its publishing connection blocked within 4 s', !(blocked instanceof Error), blocked instanceof Error ? `never: ${blocked.message}` : `${Date.now() - raisedAt} ms`);
       sc.expect(`every request during the alarm answered 202 at once (under 1 s)`, second.count(202) === DURING && second.outcomes.every((o) => o.ms < 1000), `${JSON.stringify(second.statuses)}, slowest ${Math.max(...second.outcomes.map((o) => o.ms))} ms`);
       await sleep(Math.max(0, 3500 - (Date.now() - raisedAt))); // fixed: the alarm lasts 3.5 s before the checks, the scenario's outage
       const consumedDuring = ((await countByStatus(app.pool))[Status.consumed] ?? 0) - consumedBefore;

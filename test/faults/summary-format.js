@@ -1,5 +1,5 @@
-// Formats the fault suite's figures: one line per scenario and the summary table that the README's Reliability
-// section quotes. Plain CommonJS so the jest reporter (faults-reporter.js) and the TypeScript side (harness.ts,
+// Formats the fault suite's figures: one line per scenario and the summary table that docs/reliability.md
+// quotes. Plain CommonJS so the jest reporter (faults-reporter.js) and the TypeScript side (harness.ts,
 // scripts/chaos.ts) share one implementation; summary-format.d.ts types it.
 'use strict';
 const fs = require('node:fs');

@@ -1,10 +1,11 @@
 // The dashboard's data routes and the msg_event history behind them, against real RabbitMQ, MariaDB and SMTP.
+import { isDeepStrictEqual } from 'node:util';
 import { EventSource } from 'eventsource';
 import request from 'supertest';
 import { Status, statusName } from '../../src/core/status';
 import { startFixture, type Fixture } from '../support/fixture';
 import { rowOf } from '../support/services';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
 
 interface Step { kind: string; from: string | null; to: string; attempt: number; confirmMs: number | null; smtpMs: number | null; error: string | null }
 interface Detail { mail: { msgId: string; status: string; why: string; tos: string[] }; timeline: Step[] }
@@ -169,12 +170,19 @@ describe('the dashboard API and the transition history', () => {
 
   test('stats agree with msg_log: counts by status, backlog, and the last 15 minutes of throughput', async () => {
     await waitFor('no backlog', async () => Number((await db.pool.query<{ n: number }[]>('SELECT COUNT(*) AS n FROM msg_log WHERE status IN (0,1,2,4)'))[0]!.n) === 0, 30_000);
-    await sleep(1_100); // fixed: /api/stats is cached for up to a second (src/observability/stats.ts)
-    const res = await request(app.url).get('/api/stats');
-    expect(res.status).toBe(200);
-    const rows = await db.pool.query<{ status: number; n: number }[]>('SELECT status, COUNT(*) AS n FROM msg_log GROUP BY status');
-    const expected: Record<string, number> = Object.fromEntries(Object.keys(Status).map((name) => [name, 0]));
-    for (const r of rows) expected[statusName(Number(r.status))] = Number(r.n);
+    const inTable = async () => {
+      const rows = await db.pool.query<{ status: number; n: number }[]>('SELECT status, COUNT(*) AS n FROM msg_log GROUP BY status');
+      const expected: Record<string, number> = Object.fromEntries(Object.keys(Status).map((name) => [name, 0]));
+      for (const r of rows) expected[statusName(Number(r.status))] = Number(r.n);
+      return { rows, expected };
+    };
+    // /api/stats is cached for up to a second (src/observability/stats.ts): read it until it shows the table's counts
+    const res = await waitFor('/api/stats showing the counts in msg_log', async () => {
+      const r = await request(app.url).get('/api/stats');
+      expect(r.status).toBe(200);
+      return isDeepStrictEqual(r.body.counts, (await inTable()).expected) ? r : undefined;
+    }, 10_000);
+    const { rows, expected } = await inTable();
     expect(res.body.counts).toEqual(expected);
     expect(res.body.total).toBe(rows.reduce((a, r) => a + Number(r.n), 0));
     expect(res.body.backlog).toBe(0);
@@ -189,8 +197,11 @@ describe('the dashboard API and the transition history', () => {
 
   test('the oldest pending mail and its age are shown while a mail waits', async () => {
     const id = await send('waiting@example.com', 'lose-publish');
-    await sleep(1_100); // fixed, the scenario: the mail waits over half a second (and the stats cache has turned)
-    const res = await request(app.url).get('/api/stats');
+    // read /api/stats (cached for up to a second) until it shows the mail as the oldest pending, over half a second old
+    const res = await waitFor(`/api/stats showing ${id} pending over half a second`, async () => {
+      const r = await request(app.url).get('/api/stats');
+      return r.body.oldestPending?.msgId === id && r.body.oldestPending.ageSeconds > 0.5 ? r : undefined;
+    }, 10_000);
     expect(res.body.oldestPending).toMatchObject({ msgId: id });
     expect(res.body.oldestPending.ageSeconds).toBeGreaterThan(0.5);
     expect(res.body.backlog).toBeGreaterThanOrEqual(1);

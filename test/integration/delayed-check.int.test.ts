@@ -6,7 +6,7 @@ import { Status } from '../../src/core/status';
 import { startFixture, type Fixture } from '../support/fixture';
 import { createTestDb, rowOf, uniqueName, uniqueTopology, type TestDb } from '../support/services';
 import { insertRows } from '../support/seed-rows';
-import { waitFor } from '../support/wait';
+import { sleep, waitFor } from '../support/wait';
 
 const CHECK_DELAY_MS = 1_000;
 const SCHEME = { RELIABILITY_SCHEME: 'delayed-check', CHECK_DELAY_MS: String(CHECK_DELAY_MS), DEV_FAULTS: 'true' };
@@ -69,7 +69,9 @@ describe('the delayed-check scheme', () => {
     const app = await f.startApp();
     const msgId = await send(app.url, 'lose-check');
     await waitFor('the mail consumed', async () => (await rowOf(f.db.pool, msgId))?.status === Status.consumed);
-    await new Promise((r) => setTimeout(r, CHECK_DELAY_MS * 2));
+    // fixed, a negative window: the lost check would have come due one check delay after the publish; twice that, and
+    // no resend was asked nor a second copy sent
+    await sleep(CHECK_DELAY_MS * 2);
     expect(f.sink.countFor(msgId)).toBe(1);
     expect(await metric(app.url, /^mail_checks_total\{verdict="resend"\} (\d+)/m)).toBe(0);
     await app.stop();
@@ -89,7 +91,7 @@ describe('the delayed-check scheme', () => {
     await app.stop();
     // what it published stays with the broker: a listener started now sends the mail at most once, never after it is dead
     const listener = await f.startApp({ roles: 'listener' });
-    await new Promise((r) => setTimeout(r, 1_000));
+    await sleep(1_000); // fixed, a negative window: a second in which the listener takes the copies and sends none
     expect(f.sink.countFor(msgId)).toBe(0);
     await listener.stop();
   });

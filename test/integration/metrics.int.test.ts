@@ -4,7 +4,7 @@ import { Status } from '../../src/core/status';
 import { SmtpSink } from '../support/smtp-sink';
 import { startFixture, type Fixture } from '../support/fixture';
 import { rowOf, uniqueTopology } from '../support/services';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
 
 const NAMES = ['sending', 'delivered', 'delivery_failed', 'consumed', 'consume_failed', 'dead'];
 
@@ -65,9 +65,14 @@ describe('/metrics against msg_log', () => {
     // a person retries one dead mail, and this time the server takes it
     expect((await request(app.url).post(`/mail/${rejected[0]}/retry`)).status).toBe(202);
     await waitFor('retried', async () => (await rowOf(db.pool, rejected[0]!))?.status === Status.consumed);
-    await sleep(1_100); // fixed: the stats the gauges read are cached for up to a second (src/observability/stats.ts)
-
-    const m = await scrape();
+    // the stats the gauges read, and the queue depth, are cached for up to a second (src/observability/stats.ts,
+    // queue-probe.ts): scrape until the gauges show the table's counts and the empty queue
+    const inTable = async () => Promise.all(NAMES.map((_, code) => count('SELECT COUNT(*) AS n FROM msg_log WHERE status = ?', [code])));
+    const m = await waitFor('the mail_messages gauges at the counts in msg_log, and the queue empty', async () => {
+      const s = await scrape();
+      const rows = await inTable();
+      return NAMES.every((name, code) => s.get(`mail_messages{status="${name}"}`) === rows[code]) && s.get(`mail_queue_messages{queue="${topology.queue}"}`) === 0 ? s : undefined;
+    }, 10_000);
     for (const [code, name] of NAMES.entries()) {
       const rows = await count('SELECT COUNT(*) AS n FROM msg_log WHERE status = ?', [code]);
       expect({ name, gauge: m.get(`mail_messages{status="${name}"}`) }).toEqual({ name, gauge: rows });
@@ -116,8 +121,11 @@ describe('/metrics against msg_log', () => {
 
   test('a backlog shows in the gauges while it waits: backlog by status, due rows and the oldest pending age', async () => {
     const id = await send('lose-publish');
-    await sleep(1_500); // fixed, the scenario: the pending mail is over a second old (and the stats cache has turned)
-    const m = await scrape();
+    // scrape (the gauges' stats are cached for up to a second) until the pending mail shows, over a second old
+    const m = await waitFor('the pending mail in the gauges, over a second old', async () => {
+      const s = await scrape();
+      return s.get('mail_backlog{status="sending"}') === 1 && s.get('mail_oldest_pending_age_seconds{}')! > 1 ? s : undefined;
+    }, 10_000);
     expect(m.get('mail_backlog{status="sending"}')).toBe(1);
     expect(m.get('mail_oldest_pending_age_seconds{}')!).toBeGreaterThan(1);
     expect(m.get('mail_oldest_pending_age_seconds{}')!).toBeLessThan(10);

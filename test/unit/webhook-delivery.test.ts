@@ -10,6 +10,7 @@ import { Metrics } from '../../src/observability/metrics';
 import type { DueEvent } from '../../src/store/webhook-repo';
 import { WEBHOOK_DELIVERY_SQL } from '../../src/store/webhook-sql';
 import { TUNING } from '../../src/tuning';
+import { sleep } from '../support/wait';
 
 const SECRET_TEXT = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
 const SECRET = parseSecret(SECRET_TEXT);
@@ -159,7 +160,7 @@ describe('the webhook job', () => {
     let most = 0;
     const { job } = jobWith(repo, async () => {
       most = Math.max(most, ++inFlight);
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2); // fixed: the POST's own time, so that the POSTs overlap and the most in flight shows
       inFlight--;
       return new Response(null, { status: 200 });
     });
