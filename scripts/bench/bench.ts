@@ -1,6 +1,7 @@
 // npm run bench: end-to-end figures of the app, the SMTP stage alone and (where it is present) the BullMQ peer,
 // measured side by side in one run on this machine, into one counting SMTP sink. Prints one JSON object.
 //   npm run bench -- [--n 20000] [--conns 50] [--warmup 2000] [--runs 1] [--no-peer] [--backlog 100000] [--history 1000000] [--soak-minutes 10 (at half the measured peak, or SOAK_RATE)] [--cluster]
+// --accept-only: the API role alone (ROLES=api, nothing sent): the accept rate, p50/p99 and CPU per request with no sending beside it.
 // --schemes [--lost-mails 5]: RELIABILITY_SCHEME=msg-log and =delayed-check side by side with the peer (scripts/bench/schemes.ts).
 // --cluster: the app on the three local RabbitMQ nodes of scripts/cluster.sh (started if down) instead of AMQP_URL.
 // The queue type is the app's default (quorum) unless MQ_QUEUE_TYPE says otherwise.
@@ -39,6 +40,7 @@ const { values: opt } = parseArgs({
     'soak-minutes': { type: 'string' },
     runs: { type: 'string', default: '1' },
     cluster: { type: 'boolean', default: false },
+    'accept-only': { type: 'boolean', default: false },
     schemes: { type: 'boolean', default: false },
     'lost-mails': { type: 'string', default: '5' },
   },
@@ -186,16 +188,22 @@ async function startApp(sink: Sink, env: Record<string, string> = {}): Promise<A
   return app;
 }
 
+/** Posts n mails over `conns` connections; resolves with autocannon's result and when the last answer came. */
+async function post(url: string, n: number) {
+  let lastResponse = Date.now();
+  // autocannon settles on its next one-second tick: the accept time ends at the last answer instead
+  const r = await autocannon({ url: `${url}/mail/send`, method: 'POST', connections: CONNS, amount: n, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY, setupClient: (client) => client.on('response', () => (lastResponse = Date.now())) });
+  return { r, lastResponse };
+}
+
 /** Posts n mails over `conns` connections, then waits until the sink has them all. */
 async function load(url: string, n: number, sink: Sink, done?: () => Promise<boolean>) {
   await sink.reset();
   const t0 = Date.now();
-  let lastResponse = t0;
   // The sink's count is sampled through the burst: how much was sent while the API was busy, and how fast the rest went.
   const samples: { at: number; received: number }[] = [];
   const sampler = setInterval(() => void sink.count().then((c) => samples.push({ at: Date.now(), received: c.received })), 100);
-  // autocannon settles on its next one-second tick: the accept time ends at the last answer instead
-  const r = await autocannon({ url: `${url}/mail/send`, method: 'POST', connections: CONNS, amount: n, headers: { 'content-type': 'application/json', ...AUTH }, body: BODY, setupClient: (client) => client.on('response', () => (lastResponse = Date.now())) });
+  const { r, lastResponse } = await post(url, n);
   clearInterval(sampler);
   const acceptedMs = lastResponse - t0;
   const sentWhileAccepting = samples.filter((s) => s.at <= lastResponse).pop()?.received ?? 0;
@@ -249,6 +257,24 @@ async function benchApp(sink: Sink) {
   const log = app.log!;
   const complete = log.unparseable === 0 && log.mailsAccepted === mails && log.mailsConsumed === mails && log.mailsWithoutBoth === 0 && log.last === 'mail dispatch stopped';
   return { ...measured, log: { ...log, complete } };
+}
+
+/**
+ * The API role alone (ROLES=api: the mails wait in the queue, none is sent): what accepting a mail costs the machine
+ * (the app, MariaDB's insert, RabbitMQ's persistent publish, the load generator) and how fast the API answers with
+ * nothing sent beside it. The peer has no such mode (its worker runs in its API's process).
+ */
+async function acceptOnly(sink: Sink) {
+  const app = await startApp(sink, { ROLES: 'api' });
+  try {
+    await post(app.url, Number(opt.warmup));
+    const split = cpuSplit({ app: app.proc.pid, loadGenerator: process.pid }, { mariadb: 'mariadbd', rabbitmq: 'beam.smp' });
+    const t0 = Date.now();
+    const { r, lastResponse } = await post(app.url, N);
+    return { mails: N, non2xx: r.non2xx + r.errors, acceptPerSec: Math.round(N / ((lastResponse - t0) / 1000)), p50ms: r.latency.p50, p99ms: r.latency.p99, cpuMsPerMailByProcess: split(N), peakRssMb: peakRssMb(app.proc.pid!) };
+  } finally {
+    await app.stop();
+  }
 }
 
 /** A steady load for `minutes`: memory must stay flat, and the app must keep up (the sink holds nearly every accepted mail when the load stops). */
@@ -323,8 +349,17 @@ async function main(): Promise<void> {
     n: N,
     connections: CONNS,
   };
-  if (opt.history) {
-    out.history = await historyRun(SERVER, Number(opt.history));
+  if (opt.history || opt['accept-only']) {
+    if (opt.history) out.history = await historyRun(SERVER, Number(opt.history));
+    else {
+      const sink = await startSink();
+      try {
+        out.acceptOnly = [];
+        for (let i = 0; i < RUNS; i++) (out.acceptOnly as unknown[]).push(await acceptOnly(sink));
+      } finally {
+        sink.proc.kill();
+      }
+    }
     console.log(JSON.stringify(out, null, 2));
     return;
   }

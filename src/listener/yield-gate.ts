@@ -1,8 +1,8 @@
 // The API first: while this process's API is busy, the listener keeps only a few deliveries in progress and
 // leaves the rest of its prefetch waiting (unacked, so nothing is lost), so that accepting a mail is not
 // slowed down by sending others. When the API quiets down, every waiting delivery goes at once.
-// Measured (README, Performance): under the benchmark's burst the API accepts half as much again per second with
-// about half the p99, and end to end stays above 1.2x the peer (the listener catches up in larger batches).
+// What it buys in a burst (the API's accept rate and p99, the sending meanwhile): docs/performance.md, "What bounds
+// end to end" and "What bounds the p99".
 
 export interface YieldPolicy {
   /** true while the API is busy, with a quiet period (stickyBusy in src/core/api-load.ts): a short lull must not let the whole prefetch go */
