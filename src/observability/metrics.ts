@@ -20,7 +20,6 @@ import type { RelayState } from '../store/relay-repo';
 import type { WebhookCounts } from '../store/webhook-repo';
 import type { QueueProbe } from './queue-probe';
 import type { StatsReader } from './stats';
-import { TUNING } from '../tuning';
 
 const STATUS_NAMES = Object.values(Status).map(statusName);
 
@@ -293,7 +292,7 @@ export class Metrics {
   private async stats() {
     // A database that is down must not break the scrape: the gauges keep their last values and
     // mail_dependency_up{dependency="database"} says why.
-    return (await this.sources.stats?.get(TUNING.stats.maxAgeMs).catch(() => null)) ?? null;
+    return (await this.sources.stats?.get().catch(() => null)) ?? null;
   }
 
   /** Other registries of this process (listener threads) whose counters and histograms /metrics adds up. */

@@ -43,7 +43,7 @@ export class LiveHub {
       if (this.clients.size === 0) this.stop();
     });
     // the newcomer gets the current numbers at once
-    void this.stats.get(TUNING.stats.maxAgeMs).then((s) => this.send(res, s), () => undefined);
+    void this.stats.get().then((s) => this.send(res, s), () => undefined);
     this.start();
   }
 

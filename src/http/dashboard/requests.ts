@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors';
 
-export const SEARCH_MAX = 200;
+const SEARCH_MAX = 200;
 
 /** A 400 naming the field that is wrong. */
 export function invalid(field: string, message: string): AppError {
